@@ -1,0 +1,18 @@
+"""fastfactor: fast matrix factorization and latent-variable models.
+
+Estimators follow scikit-learn's API; :mod:`fastfactor.kernels` is the
+low-level backend API and :mod:`fastfactor.reference` its numpy twin.
+"""
+from ._base import NotFittedError
+from .nmf import NMF, non_negative_factorization
+from .svd import randomized_svd
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NMF",
+    "NotFittedError",
+    "non_negative_factorization",
+    "randomized_svd",
+    "__version__",
+]

@@ -1,0 +1,63 @@
+"""The data matrix X of an NMF fit, dense or CSR, behind one interface.
+
+The solvers only need a few products with X; this class picks the fastest
+route for each storage (BLAS for dense, the parallel CSR kernels for
+sparse) and never densifies a sparse X beyond one tile of rows.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from . import kernels
+
+EPSILON = np.finfo(np.float32).eps
+
+
+class NMFData:
+    """Validated X (C-contiguous ndarray or CSR with intp indices)."""
+
+    def __init__(self, X, n_threads):
+        self.X = X
+        self.sparse = sp.issparse(X)
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.n_threads = n_threads
+        self._Xt = None
+        values = X.data if self.sparse else X
+        self.sq_norm = float(np.dot(values.ravel().astype(np.float64, copy=False),
+                                    values.ravel().astype(np.float64, copy=False)))
+
+    @property
+    def Xt(self):
+        """CSR of X.T (sparse X only), built once."""
+        if self._Xt is None:
+            self._Xt = sp.csr_matrix(self.X.T)
+            self._Xt.indices = self._Xt.indices.astype(np.intp, copy=False)
+            self._Xt.indptr = self._Xt.indptr.astype(np.intp, copy=False)
+        return self._Xt
+
+    def dot(self, B):
+        """X @ B for B of shape (n, k)."""
+        if self.sparse:
+            return kernels.csr_matmul(self.X, B, n_threads=self.n_threads)
+        return self.X @ B
+
+    def tdot(self, B):
+        """X.T @ B for B of shape (m, k)."""
+        if self.sparse:
+            return kernels.csr_matmul(self.Xt, B, n_threads=self.n_threads)
+        return self.X.T @ B
+
+    def row_tiles(self, tile_elements=1 << 20):
+        """Yield (slice, dense X rows) tiles of about ``tile_elements`` entries."""
+        m, n = self.shape
+        step = max(1, min(m, tile_elements // max(n, 1)))
+        for start in range(0, m, step):
+            rows = slice(start, min(start + step, m))
+            tile = self.X[rows]
+            if self.sparse:
+                tile = tile.toarray()
+            yield rows, tile
+
+    def sampled_dot(self, W, Ht):
+        """(W @ Ht.T) at the stored entries of a sparse X."""
+        return kernels.sampled_dot(self.X, W, Ht, n_threads=self.n_threads)

@@ -1,0 +1,80 @@
+"""Initial factors for NMF: random and the NNDSVD family (Boutsidis & Gallopoulos 2008)."""
+import numpy as np
+
+from .svd import randomized_svd
+from ._validation import check_random_state
+
+INIT_METHODS = ("random", "nndsvd", "nndsvda", "nndsvdar", "custom")
+
+
+def _mean(X):
+    # mean over all m*n entries, implicit zeros of a sparse X included
+    return float(X.sum(dtype=np.float64) / (X.shape[0] * X.shape[1]))
+
+
+def initialize_nmf(X, n_components, init=None, eps=1e-6, random_state=None):
+    """Initial non-negative W (m, k) and H (k, n) for X ~ W H.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (m, n), already validated (>= 0).
+    n_components : int
+    init : {None, 'random', 'nndsvd', 'nndsvda', 'nndsvdar'}
+        None picks 'nndsvda' when ``n_components <= min(m, n)``, else 'random'.
+    eps : float
+        NNDSVD entries below this are set to zero (then filled for -a/-ar).
+    random_state : int, RandomState, Generator or None
+
+    Returns
+    -------
+    W, H : ndarrays in X's dtype
+    """
+    n_samples, n_features = X.shape
+    if init is None:
+        init = "nndsvda" if n_components <= min(n_samples, n_features) else "random"
+    if init != "random" and n_components > min(n_samples, n_features):
+        raise ValueError(
+            f"init={init!r} can only be used when n_components <= min(n_samples, "
+            f"n_features) = {min(n_samples, n_features)}, got n_components={n_components}; "
+            "use init='random' instead."
+        )
+    if init == "random":
+        avg = np.sqrt(_mean(X) / n_components)
+        rng = check_random_state(random_state)
+        H = np.abs(avg * rng.standard_normal(size=(n_components, n_features))).astype(X.dtype)
+        W = np.abs(avg * rng.standard_normal(size=(n_samples, n_components))).astype(X.dtype)
+        return W, H
+
+    U, S, V = randomized_svd(X, n_components, random_state=random_state)
+    W = np.zeros_like(U)
+    H = np.zeros_like(V)
+    # the leading singular pair of a non-negative matrix can be taken non-negative
+    W[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
+    H[0, :] = np.sqrt(S[0]) * np.abs(V[0, :])
+    for j in range(1, n_components):
+        x, y = U[:, j], V[j, :]
+        x_p, y_p = np.maximum(x, 0), np.maximum(y, 0)
+        x_n, y_n = np.abs(np.minimum(x, 0)), np.abs(np.minimum(y, 0))
+        x_p_nrm, y_p_nrm = np.linalg.norm(x_p), np.linalg.norm(y_p)
+        x_n_nrm, y_n_nrm = np.linalg.norm(x_n), np.linalg.norm(y_n)
+        m_p, m_n = x_p_nrm * y_p_nrm, x_n_nrm * y_n_nrm
+        # keep whichever sign pattern carries more of the singular pair
+        if m_p > m_n:
+            u, v, sigma = x_p / x_p_nrm, y_p / y_p_nrm, m_p
+        else:
+            u, v, sigma = x_n / x_n_nrm, y_n / y_n_nrm, m_n
+        lbd = np.sqrt(S[j] * sigma)
+        W[:, j] = lbd * u
+        H[j, :] = lbd * v
+    W[W < eps] = 0
+    H[H < eps] = 0
+    if init == "nndsvda":
+        avg = _mean(X)
+        W[W == 0] = avg
+        H[H == 0] = avg
+    elif init == "nndsvdar":
+        rng = check_random_state(random_state)
+        avg = _mean(X)
+        W[W == 0] = np.abs(avg * rng.standard_normal(size=int((W == 0).sum())) / 100)
+        H[H == 0] = np.abs(avg * rng.standard_normal(size=int((H == 0).sum())) / 100)
+    return W.astype(X.dtype, copy=False), H.astype(X.dtype, copy=False)

@@ -1,0 +1,4 @@
+# Shared fused types for the kernels.
+ctypedef fused floating:
+    float
+    double

@@ -1,0 +1,215 @@
+"""NMF kernels: HALS coordinate sweeps, multiplicative updates, beta-divergence terms.
+
+Every function here trusts its inputs (shapes, dtypes, contiguity); the
+Python layer in ``fastfactor.kernels`` documents them and
+``fastfactor._validation`` makes that trust safe. Loops run without the GIL,
+parallel over rows with a static schedule. Reductions are written per row
+into a buffer and summed in row order afterwards, so results do not depend
+on how rows were split between threads.
+"""
+from cython.parallel cimport prange
+from libc.math cimport fabs, pow, log, sqrt
+from libc.float cimport FLT_EPSILON
+
+from _fused cimport floating
+
+import numpy as np
+
+# scikit-learn's guard against dividing by, or taking negative powers of, zero.
+cdef double EPSILON = FLT_EPSILON
+
+
+cdef double _hals_row(floating* w, const floating* xht, const floating* hht,
+                      const Py_ssize_t* perm, Py_ssize_t k, int max_inner,
+                      double inner_tol) noexcept nogil:
+    """Coordinate sweeps on one row w (length k) of a factor.
+
+    Minimises 0.5 w.HHt.w - w.xht over w >= 0 one coordinate at a time, in the
+    order of ``perm``. Returns the projected-gradient violation of the first
+    sweep (scikit-learn's stopping measure). Further sweeps run while they
+    still change w by more than ``inner_tol`` times the first sweep's change.
+    """
+    cdef Py_ssize_t s, t, r
+    cdef int sweep
+    cdef double grad, pg, hess, new, delta, change, first_change = 0.0
+    cdef double violation = 0.0
+    for sweep in range(max_inner):
+        change = 0.0
+        for s in range(k):
+            t = perm[s]
+            # grad = HHt[t] . w - XHt[t]
+            grad = -xht[t]
+            for r in range(k):
+                grad = grad + <double>hht[t * k + r] * w[r]
+            if sweep == 0:
+                pg = grad
+                if w[t] == 0 and grad > 0:
+                    pg = 0.0
+                violation += fabs(pg)
+            hess = hht[t * k + t]
+            if hess != 0:
+                new = w[t] - grad / hess
+                if new < 0:
+                    new = 0.0
+                delta = new - w[t]
+                change += delta * delta
+                w[t] = <floating>new
+        if sweep == 0:
+            first_change = change
+            if first_change == 0:
+                break
+        elif change <= inner_tol * first_change:
+            break
+    return violation
+
+
+def hals_update(floating[:, ::1] W, const floating[:, ::1] XHt,
+                const floating[:, ::1] HHt, const Py_ssize_t[::1] permutation,
+                int max_inner, double inner_tol, int n_threads):
+    cdef Py_ssize_t m = W.shape[0], k = W.shape[1], i
+    cdef double[::1] row_violation = np.zeros(m)
+    cdef double violation = 0.0
+    if m == 0 or k == 0:
+        return 0.0
+    with nogil:
+        for i in prange(m, schedule='static', num_threads=n_threads):
+            row_violation[i] = _hals_row(&W[i, 0], &XHt[i, 0], &HHt[0, 0],
+                                         &permutation[0], k, max_inner, inner_tol)
+        for i in range(m):
+            violation += row_violation[i]
+    return violation
+
+
+def mu_update(floating[:, ::1] W, const floating[:, ::1] numerator,
+              const floating[:, ::1] denominator, double l1_reg, double l2_reg,
+              double gamma, double zero_below, int n_threads):
+    # W *= (numerator / (denominator + l1 + l2 * W)) ** gamma; a denominator
+    # with a single row is broadcast over all rows (the KL case).
+    cdef Py_ssize_t m = W.shape[0], k = W.shape[1], i, t
+    cdef Py_ssize_t den_row_step = 0 if denominator.shape[0] == 1 else k
+    cdef const floating* den
+    cdef double d, ratio
+    if m == 0 or k == 0:
+        return
+    with nogil:
+        for i in prange(m, schedule='static', num_threads=n_threads):
+            den = &denominator[0, 0] + i * den_row_step
+            for t in range(k):
+                d = den[t]
+                if l1_reg > 0:
+                    d = d + l1_reg
+                if l2_reg > 0:
+                    d = d + l2_reg * W[i, t]
+                if d == 0:
+                    d = EPSILON
+                ratio = numerator[i, t] / d
+                if gamma != 1.0:
+                    ratio = pow(ratio, gamma)
+                W[i, t] = <floating>(W[i, t] * ratio)
+                if W[i, t] < zero_below:
+                    W[i, t] = 0
+
+
+cdef inline double _mu_numerator_term(double x, double wh, double beta) noexcept nogil:
+    # x * wh ** (beta - 2), with scikit-learn's EPSILON floor on wh when beta < 2
+    if beta < 2 and wh < EPSILON:
+        wh = EPSILON
+    if beta == 1:
+        return x / wh
+    if beta == 0:
+        return x / (wh * wh)
+    return x * pow(wh, beta - 2)
+
+
+cdef inline double _mu_denominator_term(double wh, double beta) noexcept nogil:
+    # wh ** (beta - 1), with the EPSILON floor when beta < 1
+    if beta < 1 and wh < EPSILON:
+        wh = EPSILON
+    if beta == 0:
+        return 1.0 / wh
+    return pow(wh, beta - 1)
+
+
+def mu_beta_terms(const floating[:, ::1] X, const floating[:, ::1] WH,
+                  floating[:, ::1] out, floating[:, ::1] WH_pow, double beta,
+                  bint want_pow, int n_threads):
+    # out <- X * WH**(beta-2); if want_pow, WH_pow <- WH**(beta-1). ``out``
+    # may be WH itself: each entry is read before it is written.
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], i, j
+    cdef double wh
+    with nogil:
+        for i in prange(m, schedule='static', num_threads=n_threads):
+            for j in range(n):
+                wh = WH[i, j]
+                if want_pow:
+                    WH_pow[i, j] = <floating>_mu_denominator_term(wh, beta)
+                out[i, j] = <floating>_mu_numerator_term(X[i, j], wh, beta)
+
+
+cdef inline double _beta_div_term(double x, double wh, double beta) noexcept nogil:
+    # One entry of scikit-learn's _beta_divergence (beta != 2), without the
+    # terms it adds globally. Entries with x <= EPSILON only contribute
+    # through those global terms.
+    if wh < EPSILON:
+        wh = EPSILON
+    if beta == 1:
+        return x * log(x / wh)
+    if beta == 0:
+        return x / wh - log(x / wh)
+    return pow(x, beta) - beta * x * pow(wh, beta - 1)
+
+
+def beta_divergence_dense(const floating[:, ::1] X, const floating[:, ::1] WH,
+                          double beta, int n_threads):
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], i, j
+    cdef double[::1] row_sum = np.zeros(m)
+    cdef double[::1] row_x = np.zeros(m)
+    cdef double[::1] row_wh_pow = np.zeros(m)
+    cdef double x, wh, s, sx, swp, total = 0.0, sum_x = 0.0, sum_wh_pow = 0.0
+    with nogil:
+        for i in prange(m, schedule='static', num_threads=n_threads):
+            s = 0.0
+            sx = 0.0
+            swp = 0.0
+            for j in range(n):
+                x = X[i, j]
+                wh = WH[i, j]
+                if beta == 1:
+                    swp = swp + wh
+                elif beta != 0:
+                    swp = swp + pow(wh, beta)
+                if x > EPSILON:
+                    s = s + _beta_div_term(x, wh, beta)
+                    sx = sx + x
+            row_sum[i] = s
+            row_x[i] = sx
+            row_wh_pow[i] = swp
+        for i in range(m):
+            total += row_sum[i]
+            sum_x += row_x[i]
+            sum_wh_pow += row_wh_pow[i]
+    if beta == 1:
+        # KL: sum x log(x/wh) - x + wh, the last two over every entry
+        return total - sum_x + sum_wh_pow
+    if beta == 0:
+        # IS: sum over kept entries of x/wh - log(x/wh), minus one per entry
+        return total - <double>m * n
+    return (total + (beta - 1) * sum_wh_pow) / (beta * (beta - 1))
+
+
+def sampled_dot(const Py_ssize_t[::1] indptr, const Py_ssize_t[::1] indices,
+                const floating[:, ::1] W, const floating[:, ::1] Ht, int n_threads):
+    # (W @ Ht.T)[i, j] for every stored (i, j) of a CSR pattern.
+    cdef Py_ssize_t m = indptr.shape[0] - 1, k = W.shape[1], i, p, j, t
+    cdef double acc
+    out_arr = np.empty(indptr[m], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] out = out_arr
+    with nogil:
+        for i in prange(m, schedule='static', num_threads=n_threads):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                acc = 0.0
+                for t in range(k):
+                    acc = acc + <double>W[i, t] * Ht[j, t]
+                out[p] = <floating>acc
+    return out_arr
