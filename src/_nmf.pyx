@@ -7,11 +7,12 @@ parallel over rows with a static schedule. Reductions are written per row
 into a buffer and summed in row order afterwards, so results do not depend
 on how rows were split between threads.
 """
-from cython.parallel cimport prange
+from cython.parallel cimport prange, parallel
 from libc.math cimport fabs, pow, log, sqrt
 from libc.float cimport FLT_EPSILON
 
 from _fused cimport floating
+from _openmp_helpers cimport ff_omp_get_thread_num
 
 import numpy as np
 
@@ -21,39 +22,54 @@ cdef double EPSILON = FLT_EPSILON
 
 cdef double _hals_row(floating* w, const floating* xht, const floating* hht,
                       const Py_ssize_t* perm, Py_ssize_t k, int max_inner,
-                      double inner_tol) noexcept nogil:
+                      double inner_tol, double* grad) noexcept nogil:
     """Coordinate sweeps on one row w (length k) of a factor.
 
     Minimises 0.5 w.HHt.w - w.xht over w >= 0 one coordinate at a time, in the
-    order of ``perm``. Returns the projected-gradient violation of the first
-    sweep (scikit-learn's stopping measure). Further sweeps run while they
-    still change w by more than ``inner_tol`` times the first sweep's change.
+    order of ``perm``. The gradient ``grad = HHt.w - xht`` (float64 scratch of
+    length k) is kept up to date with one axpy per coordinate that moves,
+    instead of a k-term dot product per coordinate: the axpy vectorises and
+    is skipped for coordinates pinned at zero. Returns the projected-gradient
+    violation of the first sweep (scikit-learn's stopping measure). Further
+    sweeps run while they change w by more than ``inner_tol`` times the first
+    sweep's change (squared norms).
     """
     cdef Py_ssize_t s, t, r
     cdef int sweep
-    cdef double grad, pg, hess, new, delta, change, first_change = 0.0
+    cdef double g, hess, new, delta, wt, change, first_change = 0.0
     cdef double violation = 0.0
+    cdef const floating* hht_t
+    cdef floating old
+    # grad = HHt . w - xht, accumulated column by column (HHt is symmetric)
+    for r in range(k):
+        grad[r] = -xht[r]
+    for t in range(k):
+        wt = w[t]
+        if wt != 0:
+            hht_t = hht + t * k
+            for r in range(k):
+                grad[r] += hht_t[r] * wt
     for sweep in range(max_inner):
         change = 0.0
         for s in range(k):
             t = perm[s]
-            # grad = HHt[t] . w - XHt[t]
-            grad = -xht[t]
-            for r in range(k):
-                grad = grad + <double>hht[t * k + r] * w[r]
-            if sweep == 0:
-                pg = grad
-                if w[t] == 0 and grad > 0:
-                    pg = 0.0
-                violation += fabs(pg)
+            g = grad[t]
+            if sweep == 0 and not (w[t] == 0 and g > 0):
+                violation += fabs(g)
             hess = hht[t * k + t]
-            if hess != 0:
-                new = w[t] - grad / hess
-                if new < 0:
-                    new = 0.0
-                delta = new - w[t]
+            if hess == 0:
+                continue
+            new = w[t] - g / hess
+            if new < 0:
+                new = 0.0
+            old = w[t]
+            w[t] = <floating>new
+            delta = <double>w[t] - old
+            if delta != 0:
                 change += delta * delta
-                w[t] = <floating>new
+                hht_t = hht + t * k
+                for r in range(k):
+                    grad[r] += delta * hht_t[r]
         if sweep == 0:
             first_change = change
             if first_change == 0:
@@ -68,15 +84,18 @@ def hals_update(floating[:, ::1] W, const floating[:, ::1] XHt,
                 int max_inner, double inner_tol, int n_threads):
     cdef Py_ssize_t m = W.shape[0], k = W.shape[1], i
     cdef double[::1] row_violation = np.zeros(m)
+    # one float64 gradient row per thread
+    cdef double[:, ::1] grad = np.empty((max(n_threads, 1), max(k, 1)))
     cdef double violation = 0.0
     if m == 0 or k == 0:
         return 0.0
-    with nogil:
-        for i in prange(m, schedule='static', num_threads=n_threads):
+    with nogil, parallel(num_threads=n_threads):
+        for i in prange(m, schedule='static'):
             row_violation[i] = _hals_row(&W[i, 0], &XHt[i, 0], &HHt[0, 0],
-                                         &permutation[0], k, max_inner, inner_tol)
-        for i in range(m):
-            violation += row_violation[i]
+                                         &permutation[0], k, max_inner, inner_tol,
+                                         &grad[ff_omp_get_thread_num(), 0])
+    for i in range(m):
+        violation += row_violation[i]
     return violation
 
 
