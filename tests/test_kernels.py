@@ -1,0 +1,92 @@
+"""Every kernel against its numpy twin, and the threading guarantees."""
+import copy
+
+import numpy as np
+import pytest
+
+from fastfactor import kernels, reference, selftest
+
+KERNELS = sorted(selftest.all_cases())
+
+
+def test_every_kernel_has_a_twin_and_a_case():
+    assert sorted(kernels.__all__) == sorted(reference.__all__)
+    assert sorted(kernels.__all__) == KERNELS
+    for name in KERNELS:
+        assert callable(getattr(kernels, name)) and callable(getattr(reference, name))
+
+
+@pytest.mark.parametrize("name", KERNELS)
+@pytest.mark.parametrize("shape", selftest.SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_matches_reference(name, shape, dtype):
+    err = selftest.max_relative_error(name, *shape, dtype, seed=sum(shape))
+    assert err <= selftest.RTOL[dtype], f"{name} {shape} {dtype}: {err}"
+
+
+def _run(name, n_threads, dtype=np.float64, shape=(120, 50, 6)):
+    args, kwargs = selftest.all_cases()[name](np.random.default_rng(1), *shape, dtype)
+    args = copy.deepcopy(args)
+    out = getattr(kernels, name)(*args, n_threads=n_threads, **kwargs)
+    arrays = [np.asarray(a.toarray() if hasattr(a, "toarray") else a)
+              for a in selftest._arrays_of(out) + [a for a in args if isinstance(a, np.ndarray)]]
+    return arrays
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_same_thread_count_is_bitwise_reproducible(name):
+    for a, b in zip(_run(name, 2), _run(name, 2)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_thread_counts_agree_to_rounding(name):
+    for a, b in zip(_run(name, 1), _run(name, 2)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+
+
+def test_float32_in_float32_out():
+    rng = np.random.default_rng(0)
+    args, kwargs = selftest.all_cases()["csr_matmul"](rng, 10, 8, 3, np.float32)
+    assert kernels.csr_matmul(*args).dtype == np.float32
+    args, kwargs = selftest.all_cases()["mu_beta_terms"](rng, 10, 8, 3, np.float32)
+    num, pw = kernels.mu_beta_terms(*args, **kwargs)
+    assert num.dtype == np.float32 and pw.dtype == np.float32
+
+
+def test_threadpoolctl_limits_the_kernels():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastfactor._threads import effective_n_threads, openmp_enabled
+
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert effective_n_threads() == 1
+    if openmp_enabled():
+        assert effective_n_threads(2) == 2
+
+
+def test_in_place_kernels_refuse_arrays_they_cannot_update():
+    W = np.asfortranarray(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="W must be C-contiguous"):
+        kernels.mu_update(W, np.ones((4, 2)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="W must be float32 or float64"):
+        kernels.hals_update(np.ones((4, 2), dtype=int), np.ones((4, 2)), np.eye(2))
+
+
+def test_kernel_shape_mismatch_is_a_value_error():
+    with pytest.raises(ValueError, match="XHt has shape"):
+        kernels.hals_update(np.ones((4, 2)), np.ones((3, 2)), np.eye(2))
+    with pytest.raises(ValueError, match="permutation"):
+        kernels.hals_update(np.ones((4, 2)), np.ones((4, 2)), np.eye(2), permutation=[0, 5])
+    with pytest.raises(ValueError, match="B has 3 rows"):
+        import scipy.sparse as sp
+        kernels.csr_matmul(sp.eye(4, format="csr"), np.ones((3, 2)))
+
+
+def test_bad_thread_counts():
+    from fastfactor._threads import effective_n_threads
+
+    with pytest.raises(ValueError, match="n_threads"):
+        effective_n_threads(0)
+    with pytest.raises(TypeError, match="n_threads"):
+        effective_n_threads(1.5)
+    assert effective_n_threads(-1) >= 1
