@@ -1,0 +1,159 @@
+"""NMF side by side with scikit-learn on the DESIGN benchmark problems.
+
+Run as ``python benchmarks/compare_nmf.py [--quick]``; ``run()`` returns
+one dict per comparison for ``benchmarks/compare.py``.
+"""
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import fastfactor as ff
+from fastfactor import datasets, kernels
+from fastfactor._nmf_init import initialize_nmf
+
+try:
+    from sklearn.decomposition import NMF as SkNMF
+    from sklearn.exceptions import ConvergenceWarning
+except ImportError:  # the comparison needs scikit-learn
+    SkNMF = None
+    ConvergenceWarning = Warning
+
+
+def _time(func, *args, **kwargs):
+    start = time.perf_counter()
+    out = func(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def _fit(cls, X, W0, H0, **params):
+    model = cls(init="custom", tol=0, **params)
+    _, seconds = _time(model.fit, X, W=W0.copy(), H=H0.copy())
+    return model, seconds
+
+
+def _rel(model, X):
+    norm = np.sqrt(X.multiply(X).sum()) if hasattr(X, "multiply") else np.linalg.norm(X)
+    return model.reconstruction_err_ / norm
+
+
+def dense_time_to_loss(X, k, n_iter):
+    """Time for fastfactor's cd to reach the loss scikit-learn's cd has after n_iter."""
+    W0, H0 = initialize_nmf(X, k, init="nndsvda")
+    sk, t_sk = _fit(SkNMF, X, W0, H0, n_components=k, max_iter=n_iter)
+    target = 0.5 * sk.reconstruction_err_ ** 2
+    probe, _ = _fit(ff.NMF, X, W0, H0, n_components=k, max_iter=n_iter)
+    reached = np.flatnonzero(np.asarray(probe.loss_history_) <= target * (1 + 1e-12))
+    needed = int(reached[0]) + 1 if reached.size else n_iter
+    ours, t_ff = _fit(ff.NMF, X, W0, H0, n_components=k, max_iter=needed)
+    return dict(problem="nmf-dense", what=f"cd: time to scikit-learn's loss after {n_iter} it.",
+                fastfactor_s=t_ff, sklearn_s=t_sk, speedup=t_sk / t_ff,
+                note=f"{needed} it. vs {n_iter}; rel. error {_rel(ours, X):.5f} vs "
+                     f"{_rel(sk, X):.5f}")
+
+
+def dense_iteration_vs_blas(X, k, n_iter):
+    """One cd iteration against the two BLAS products it cannot avoid."""
+    rng = np.random.default_rng(0)
+    W = rng.random((X.shape[0], k))
+    Ht = rng.random((X.shape[1], k))
+    X @ Ht  # warm up
+    start = time.perf_counter()
+    for _ in range(n_iter):
+        X @ Ht
+        X.T @ W
+    t_blas = (time.perf_counter() - start) / n_iter
+    W0, H0 = initialize_nmf(X, k, init="nndsvda")
+    rows = []
+    for inner, label in [(1, "plain HALS (1 sweep)"), ("auto", "accelerated HALS")]:
+        model, seconds = _fit(ff.NMF, X, W0, H0, n_components=k, max_iter=n_iter,
+                              max_inner_iter=inner)
+        per_iter = seconds / n_iter
+        rows.append(dict(problem="nmf-dense", what=f"cd iteration, {label}, vs X@H.T + X.T@W",
+                         fastfactor_s=per_iter, reference_s=t_blas, speedup=t_blas / per_iter,
+                         note=f"iteration / products = {per_iter / t_blas:.2f}"))
+    return rows
+
+
+def per_iteration(problem, X, k, n_iter, solver, beta_loss="frobenius"):
+    """Same solver, same init, same number of iterations: time and loss."""
+    W0, H0 = initialize_nmf(X, k, init="nndsvda")
+    params = dict(n_components=k, max_iter=n_iter, solver=solver, beta_loss=beta_loss)
+    sk, t_sk = _fit(SkNMF, X, W0, H0, **params)
+    extra = {"max_inner_iter": 1} if solver == "cd" else {}
+    ours, t_ff = _fit(ff.NMF, X, W0, H0, **params, **extra)
+    return dict(problem=problem, what=f"{solver} ({beta_loss}), {n_iter} iterations",
+                fastfactor_s=t_ff, sklearn_s=t_sk, speedup=t_sk / t_ff,
+                note=f"error {ours.reconstruction_err_:.6g} vs {sk.reconstruction_err_:.6g}")
+
+
+def sparse_cd_accelerated(X, k, n_iter):
+    """Accelerated cd against scikit-learn's cd at the same iteration count."""
+    W0, H0 = initialize_nmf(X, k, init="nndsvda")
+    sk, t_sk = _fit(SkNMF, X, W0, H0, n_components=k, max_iter=n_iter)
+    ours, t_ff = _fit(ff.NMF, X, W0, H0, n_components=k, max_iter=n_iter)
+    return dict(problem="nmf-sparse", what=f"cd accelerated (default), {n_iter} iterations",
+                fastfactor_s=t_ff, sklearn_s=t_sk, speedup=t_sk / t_ff,
+                note=f"error {ours.reconstruction_err_:.6g} vs {sk.reconstruction_err_:.6g}")
+
+
+def thread_scaling(quick=False, repeat=3):
+    """Each compiled NMF kernel with 1 and with 2 threads, on a benchmark-sized input."""
+    from fastfactor import selftest
+    import copy
+
+    m, n, k = (800, 400, 16) if quick else (4000, 2000, 32)
+    rows = []
+    for name in sorted(selftest.all_cases()):
+        if name not in kernels.__all__:
+            continue
+        args, kwargs = selftest.all_cases()[name](np.random.default_rng(0), m, n, k,
+                                                  np.float64)
+        times = {}
+        for nt in (1, 2):
+            best = np.inf
+            for _ in range(repeat):
+                fresh = copy.deepcopy(args)
+                start = time.perf_counter()
+                getattr(kernels, name)(*fresh, n_threads=nt, **kwargs)
+                best = min(best, time.perf_counter() - start)
+            times[nt] = best
+        rows.append(dict(problem=f"kernel {m}x{n}, k={k}", what=f"{name}: 2 threads vs 1",
+                         fastfactor_s=times[2], reference_s=times[1],
+                         speedup=times[1] / times[2], note="reference = same kernel, 1 thread"))
+    return rows
+
+
+def run(quick=False):
+    """All NMF comparisons; smaller problems and iteration counts with ``quick``."""
+    if SkNMF is None:
+        raise RuntimeError("compare_nmf needs scikit-learn (pip install scikit-learn)")
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    dense = datasets.benchmark_problem("nmf-dense", quick=quick)
+    sparse = datasets.benchmark_problem("nmf-sparse", quick=quick)
+    it_dense, it_kl, it_sparse = (20, 5, 10) if quick else (100, 20, 50)
+    rows = [dense_time_to_loss(dense, 32, it_dense)]
+    rows += dense_iteration_vs_blas(dense, 32, 10 if quick else 20)
+    rows.append(per_iteration("nmf-dense", dense, 32, it_dense, "mu"))
+    rows.append(per_iteration("nmf-kl", dense, 32, it_kl, "mu", "kullback-leibler"))
+    rows.append(per_iteration("nmf-sparse", sparse, 32, it_sparse, "mu"))
+    rows.append(per_iteration("nmf-sparse", sparse, 32, it_sparse, "cd"))
+    rows.append(sparse_cd_accelerated(sparse, 32, it_sparse))
+    rows += thread_scaling(quick)
+    return rows
+
+
+def markdown(rows):
+    """Rows as a Markdown table."""
+    lines = ["| problem | what | fastfactor (s) | baseline (s) | speed-up | note |",
+             "|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        base = r.get("sklearn_s", r.get("reference_s"))
+        lines.append(f"| {r['problem']} | {r['what']} | {r['fastfactor_s']:.4f} | "
+                     f"{base:.4f} | {r['speedup']:.2f}x | {r['note']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run(quick="--quick" in sys.argv)))
