@@ -28,12 +28,27 @@ class NMFData:
 
     @property
     def Xt(self):
-        """CSR of X.T (sparse X only), built once."""
+        """CSR of X.T (sparse X only), built once, with ``Xt.data == X.data[t_perm]``."""
         if self._Xt is None:
-            self._Xt = sp.csr_matrix(self.X.T)
-            self._Xt.indices = self._Xt.indices.astype(np.intp, copy=False)
-            self._Xt.indptr = self._Xt.indptr.astype(np.intp, copy=False)
+            X = self.X
+            # carry each entry's position through the transpose to learn the permutation
+            positions = sp.csr_matrix((np.arange(X.nnz, dtype=np.intp), X.indices, X.indptr),
+                                      shape=X.shape)
+            pt = sp.csr_matrix(positions.T)
+            self.t_perm = np.ascontiguousarray(pt.data, dtype=np.intp)
+            self._Xt = sp.csr_matrix((X.data[self.t_perm], pt.indices.astype(np.intp),
+                                      pt.indptr.astype(np.intp)), shape=pt.shape)
         return self._Xt
+
+    def with_values(self, values):
+        """A CSR matrix with X's pattern and the given per-entry values."""
+        return sp.csr_matrix((values, self.X.indices, self.X.indptr), shape=self.shape)
+
+    def tdot_values(self, values, B):
+        """(A.T @ B) where A has X's pattern and per-entry ``values`` (sparse X only)."""
+        Xt = self.Xt
+        At = sp.csr_matrix((values[self.t_perm], Xt.indices, Xt.indptr), shape=Xt.shape)
+        return kernels.csr_matmul(At, B, n_threads=self.n_threads)
 
     def dot(self, B):
         """X @ B for B of shape (n, k)."""

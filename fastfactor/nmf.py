@@ -203,9 +203,8 @@ def _mu_W_terms(data, W, Ht, beta):
     k = W.shape[1]
     if data.sparse and beta == 1:
         wh = np.maximum(data.sampled_dot(W, Ht), EPSILON)
-        ratio = sp.csr_matrix((data.X.data / wh, data.X.indices, data.X.indptr),
-                              shape=data.shape)
-        numerator = kernels.csr_matmul(ratio, Ht, n_threads=data.n_threads)
+        numerator = kernels.csr_matmul(data.with_values(data.X.data / wh), Ht,
+                                       n_threads=data.n_threads)
     else:
         numerator = np.empty_like(W)
         denominator = None if beta == 1 else np.empty_like(W)
@@ -227,9 +226,7 @@ def _mu_H_terms(data, W, Ht, beta):
     k = W.shape[1]
     if data.sparse and beta == 1:
         wh = np.maximum(data.sampled_dot(W, Ht), EPSILON)
-        ratio = sp.csr_matrix((data.X.data / wh, data.X.indices, data.X.indptr),
-                              shape=data.shape)
-        numerator = kernels.csr_matmul(ratio.T.tocsr(), W, n_threads=data.n_threads)
+        numerator = data.tdot_values(data.X.data / wh, W)
     else:
         numerator = np.zeros_like(Ht)
         denominator = None if beta == 1 else np.zeros_like(Ht)
