@@ -3,10 +3,93 @@
 Exit codes: 0 success, 2 usage error, 3 bad input, 4 interrupted.
 """
 import argparse
+import importlib
+import inspect
+import json
 import platform
 import sys
+import time
 
 EXIT_OK, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 3, 4
+
+# model kind on the command line -> estimator class in the fastfactor namespace
+MODELS = {
+    "nmf": "NMF",
+    "gmm": "GaussianMixture",
+    "dict": "MiniBatchDictionaryLearning",
+    "svd": "TruncatedSVD",
+}
+# options every model kind has, mapped to estimator parameters
+COMMON_OPTIONS = {"n_components": "-k/--n-components", "max_iter": "--max-iter", "tol": "--tol",
+                  "random_state": "--seed", "n_threads": "--threads"}
+
+
+class UsageError(Exception):
+    """A command line that is well-formed for argparse but asks for the impossible."""
+
+
+def _model_class(kind):
+    import fastfactor
+
+    cls = getattr(fastfactor, MODELS[kind], None)
+    if cls is None:
+        raise UsageError(f"model {kind!r} ({MODELS[kind]}) is not available in this version "
+                         "of fastfactor")
+    return cls
+
+
+def parse_value(text):
+    """Command-line text to a Python value: int, float, bool, None, or the string."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+class Progress:
+    """Per-iteration progress on stderr: a live line on a terminal, log lines otherwise."""
+
+    def __init__(self, max_iter, quiet=False, stream=None):
+        self.stream = stream or sys.stderr
+        self.max_iter, self.quiet = max_iter, quiet
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+        self.first_iter = None
+        self.last_log = 0.0
+
+    def __call__(self, state):
+        if self.quiet:
+            return
+        n_iter = int(state["n_iter"])
+        if self.first_iter is None:
+            self.first_iter = n_iter - 1
+        elapsed = time.perf_counter() - self.start
+        done = n_iter - self.first_iter
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        eta = (self.max_iter - n_iter) / rate if rate > 0 else float("inf")
+        losses = state.get("losses") or []
+        loss = f"loss {losses[-1]:.6g}" if losses else "loss -"
+        line = (f"iter {n_iter}/{self.max_iter}  {loss}  {rate:.1f} it/s  "
+                f"ETA {eta:.0f} s")
+        if self.tty:
+            width = 30
+            filled = int(width * n_iter / max(self.max_iter, 1))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {line}   ")
+            self.stream.flush()
+        elif elapsed - self.last_log >= 1.0 or n_iter == self.max_iter:
+            self.last_log = elapsed
+            print(line, file=self.stream, flush=True)
+
+    def close(self):
+        if self.tty and not self.quiet and self.first_iter is not None:
+            self.stream.write("\n")
 
 
 def _cmd_info(args):
@@ -41,6 +124,181 @@ def _cmd_demo(args):
     return EXIT_OK
 
 
+def _add_model_options(parser, cls):
+    """One option per estimator parameter, named after it (plus the common short forms)."""
+    params = cls().get_params(deep=False)
+    parser.add_argument("-k", "--n-components", dest="n_components", type=parse_value,
+                        help="number of components")
+    parser.add_argument("--max-iter", dest="max_iter", type=int, help="maximum iterations")
+    parser.add_argument("--tol", type=float, help="stopping tolerance")
+    parser.add_argument("--seed", dest="random_state", type=int, help="random seed")
+    parser.add_argument("--threads", dest="n_threads", type=int,
+                        help="threads for the kernels (default: OpenMP's setting)")
+    for name, default in sorted(params.items()):
+        if name in COMMON_OPTIONS:
+            continue
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, type=parse_value, metavar="VALUE",
+                            help=f"{cls.__name__}({name}=...), default {default!r}")
+    return [n for n in params]
+
+
+def _estimator_from_args(kind, args):
+    cls = _model_class(kind)
+    params = {}
+    valid = cls().get_params(deep=False)
+    for name in valid:
+        value = getattr(args, name, None)
+        if value is not None:
+            params[name] = value
+    if "n_threads" not in valid and getattr(args, "n_threads", None) is not None:
+        params.pop("n_threads", None)
+    return cls(**params)
+
+
+def _load_input(spec, dtype):
+    import numpy as np
+    import scipy.sparse as sp
+
+    from ._io import read_matrix
+
+    X = read_matrix(spec)
+    if dtype is not None:
+        X = X.astype(dtype) if sp.issparse(X) else np.asarray(X, dtype=dtype)
+    return X
+
+
+def _summary(model):
+    out = {}
+    for key in ("n_iter_", "reconstruction_err_", "lower_bound_", "converged_",
+                "n_components_", "n_features_in_"):
+        value = getattr(model, key, None)
+        if value is not None:
+            out[key.rstrip("_")] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def _cmd_fit(args):
+    from . import checkpoint as ckpt
+    from ._atomic import check_writable
+    from .persistence import model_state, save
+
+    check_writable(args.output, force=args.force)
+    model = _estimator_from_args(args.model, args)
+    X = _load_input(args.input, args.dtype)
+    start = time.perf_counter()
+    max_iter = model.get_params().get("max_iter", 0) or 0
+    progress = Progress(max_iter, quiet=args.quiet)
+    resumable = ckpt.supports_checkpoints(model)
+    if (args.checkpoint or args.resume) and not resumable:
+        raise UsageError(f"checkpoints are not supported for {args.model} yet")
+    if args.resume and not args.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH")
+    try:
+        if resumable:
+            _, meta = model_state_params(model)
+            header = {"class": type(model).__name__, "params": meta,
+                      "data": ckpt.data_fingerprint(X)}
+            resume = None
+            if args.resume:
+                from pathlib import Path
+
+                if Path(args.checkpoint).exists():
+                    resume = ckpt.read_checkpoint(args.checkpoint, header)
+                    if not args.quiet:
+                        print(f"resuming from iteration {int(resume['n_iter'])} "
+                              f"({args.checkpoint})", file=sys.stderr)
+            saver = ckpt.Checkpointer(args.checkpoint, header, args.checkpoint_every,
+                                      progress=progress)
+            with saver.stop_on_signals():
+                model._fit_checkpointed(X, callback=saver, resume=resume)
+        else:
+            model.fit(X)
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+    info = {"model": args.model, "input": str(args.input), "shape": list(X.shape),
+            "seconds": round(seconds, 4), "output": str(args.output), **_summary(model)}
+    save(model, args.output, force=args.force,
+         extra={"seconds": seconds, "input": str(args.input), "command": sys.argv[1:]})
+    if args.json:
+        print(json.dumps(info))
+    elif not args.quiet:
+        print(f"fitted {type(model).__name__} on {X.shape[0]}x{X.shape[1]} in {seconds:.2f} s"
+              + "".join(f", {k} {v:.6g}" if isinstance(v, float) else f", {k} {v}"
+                        for k, v in _summary(model).items())
+              + f" -> {args.output}")
+    return EXIT_OK
+
+
+def model_state_params(model):
+    """The estimator's parameters as JSON values (what a checkpoint must match)."""
+    from .persistence import _jsonable
+
+    params = {}
+    for name, value in model.get_params(deep=False).items():
+        if name == "verbose":
+            continue
+        ok, conv = _jsonable(value)
+        params[name] = conv if ok else repr(value)
+    return None, params
+
+
+def _cmd_transform(args):
+    from ._atomic import check_writable
+    from ._io import write_matrix
+    from .persistence import load
+
+    check_writable(args.output, force=args.force)
+    model = load(args.model)
+    X = _load_input(args.input, None)
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and X.shape[1] != expected:
+        raise ValueError(f"{args.input} has {X.shape[1]} features but the model in "
+                         f"{args.model} was fitted on {expected}")
+    if not hasattr(model, "transform"):
+        raise UsageError(f"{type(model).__name__} has no transform")
+    out = model.transform(X)
+    write_matrix(args.output, out, force=args.force)
+    if args.json:
+        print(json.dumps({"model": str(args.model), "input": str(args.input),
+                          "output": str(args.output), "shape": list(out.shape)}))
+    elif not args.quiet:
+        print(f"transformed {X.shape[0]}x{X.shape[1]} -> {out.shape[0]}x{out.shape[1]} "
+              f"-> {args.output}")
+    return EXIT_OK
+
+
+def _add_fit_parser(sub):
+    p = sub.add_parser("fit", help="fit a model to a data file and save it")
+    kinds = p.add_subparsers(dest="model", metavar="MODEL")
+    kinds.required = True
+    import fastfactor
+
+    for kind, class_name in MODELS.items():
+        cls = getattr(fastfactor, class_name, None)
+        help_text = f"fit {class_name}" if cls else f"{class_name} (not available)"
+        kp = kinds.add_parser(kind, help=help_text)
+        kp.add_argument("input", help="data: .npy .npz[:name] .mtx .csv .tsv .h5:/dataset")
+        kp.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
+        kp.add_argument("--dtype", choices=["float32", "float64"], help="compute in this dtype")
+        kp.add_argument("--checkpoint", metavar="PATH", help="save the fit state here")
+        kp.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+                        help="iterations between checkpoints (default 10)")
+        kp.add_argument("--resume", action="store_true",
+                        help="continue from --checkpoint if it exists")
+        _add_output_flags(kp)
+        if cls is not None:
+            _add_model_options(kp, cls)
+        kp.set_defaults(func=_cmd_fit)
+
+
+def _add_output_flags(p):
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages")
+
+
 def build_parser():
     """The argument parser of the ``fastfactor`` command."""
     parser = argparse.ArgumentParser(
@@ -55,6 +313,13 @@ def build_parser():
     p.set_defaults(func=_cmd_selftest)
     p = sub.add_parser("demo", help="run each model family on built-in data vs numpy")
     p.set_defaults(func=_cmd_demo)
+    _add_fit_parser(sub)
+    p = sub.add_parser("transform", help="apply a saved model to a data file")
+    p.add_argument("model", help="model file written by 'fastfactor fit'")
+    p.add_argument("input", help="data file")
+    p.add_argument("-o", "--output", required=True, help=".npy .npz .csv .tsv or .mtx")
+    _add_output_flags(p)
+    p.set_defaults(func=_cmd_transform)
     return parser
 
 
@@ -65,11 +330,26 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    import warnings
+
+    from .checkpoint import Interrupted
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        if not getattr(args, "quiet", False):
+            print(f"fastfactor: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = one_line_warning
     try:
         return args.func(args)
+    except Interrupted as exc:
+        print(f"fastfactor: interrupted: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("fastfactor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except UsageError as exc:
+        print(f"fastfactor: usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (ValueError, TypeError, OSError) as exc:
         print(f"fastfactor: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -20,9 +20,10 @@ Conventions
   and the like are the caller's business (the estimators check them once
   per fit in :mod:`fastfactor._validation`).
 * ``n_threads=None`` follows OpenMP's setting, so
-  ``threadpoolctl.threadpool_limits`` and ``OMP_NUM_THREADS`` apply. Results
-  are bitwise identical for a given thread count and agree to rounding
-  across thread counts.
+  ``threadpoolctl.threadpool_limits`` and ``OMP_NUM_THREADS`` apply; calls
+  too small to profit from threads (under ~32k multiply-adds per thread)
+  use fewer. Results are bitwise identical for a given thread count and
+  agree to rounding across thread counts.
 * Sparse operands are ``scipy.sparse`` CSR matrices (other formats are
   converted); their index arrays are converted to ``intp`` when needed.
 """
@@ -40,6 +41,18 @@ __all__ = [
     "sampled_dot",
     "csr_matmul",
 ]
+
+
+# Below this much work (about one multiply-add per unit) per thread, the
+# fork/join of a parallel region costs more than it saves, and on a busy
+# machine each region can wait a whole scheduler slice for its second thread.
+_MIN_WORK_PER_THREAD = 32768
+
+
+def _threads_for(work, n_threads):
+    """Threads worth using for ``work`` units; results do not depend on it."""
+    n = effective_n_threads(n_threads)
+    return max(1, min(n, int(work) // _MIN_WORK_PER_THREAD))
 
 
 def _float_dtype(*arrays):
@@ -130,8 +143,9 @@ def hals_update(W, XHt, HHt, permutation=None, max_inner=1, inner_tol=0.0, n_thr
         raise ValueError(f"permutation must hold {k} indices in [0, {k}), got {perm!r}")
     if max_inner < 1:
         raise ValueError(f"max_inner must be >= 1, got {max_inner}")
+    work = n_rows * k * k * max(1, min(int(max_inner), 4))
     return _nmf.hals_update(W, XHt, HHt, perm, int(max_inner), float(inner_tol),
-                            effective_n_threads(n_threads))
+                            _threads_for(work, n_threads))
 
 
 def mu_update(W, numerator, denominator, l1_reg=0.0, l2_reg=0.0, gamma=1.0,
@@ -165,7 +179,7 @@ def mu_update(W, numerator, denominator, l1_reg=0.0, l2_reg=0.0, gamma=1.0,
         raise ValueError(f"denominator has shape {denominator.shape}, expected {W.shape} "
                          f"or (1, {W.shape[1]})")
     _nmf.mu_update(W, numerator, denominator, float(l1_reg), float(l2_reg), float(gamma),
-                   float(zero_below), effective_n_threads(n_threads))
+                   float(zero_below), _threads_for(4 * W.size, n_threads))
 
 
 def mu_beta_terms(X, WH, beta, want_pow=False, out=None, n_threads=None):
@@ -207,7 +221,7 @@ def mu_beta_terms(X, WH, beta, want_pow=False, out=None, n_threads=None):
             raise ValueError(f"out must have dtype {np.dtype(dtype)}, got {out.dtype}")
     pow_terms = np.empty_like(WH) if want_pow else np.empty((0, 0), dtype=dtype)
     _nmf.mu_beta_terms(X, WH, out, pow_terms, float(beta), bool(want_pow),
-                       effective_n_threads(n_threads))
+                       _threads_for(4 * X.size, n_threads))
     return out, (pow_terms if want_pow else None)
 
 
@@ -241,7 +255,7 @@ def beta_divergence_dense(X, WH, beta, n_threads=None):
     if beta == 2:
         raise ValueError("beta_divergence_dense is for beta != 2; got beta=2")
     return float(_nmf.beta_divergence_dense(X, WH, float(beta),
-                                            effective_n_threads(n_threads)))
+                                            _threads_for(8 * X.size, n_threads)))
 
 
 def sampled_dot(X, W, Ht, n_threads=None):
@@ -267,7 +281,8 @@ def sampled_dot(X, W, Ht, n_threads=None):
     _, indices, indptr, shape = _csr(X, dtype, "X")
     _check_shape("W", W.shape, (shape[0], W.shape[1]))
     _check_shape("Ht", Ht.shape, (shape[1], W.shape[1]))
-    return _nmf.sampled_dot(indptr, indices, W, Ht, effective_n_threads(n_threads))
+    return _nmf.sampled_dot(indptr, indices, W, Ht,
+                            _threads_for(indices.size * W.shape[1], n_threads))
 
 
 def csr_matmul(A, B, n_threads=None):
@@ -292,5 +307,5 @@ def csr_matmul(A, B, n_threads=None):
         raise ValueError(f"B has {B.shape[0]} rows, expected {shape[1]} (A.shape[1])")
     out = np.empty((shape[0], B.shape[1]), dtype=dtype)
     _sparse_products.csr_matmul(data, indices, indptr, B, out,
-                                effective_n_threads(n_threads))
+                                _threads_for(indices.size * B.shape[1], n_threads))
     return out

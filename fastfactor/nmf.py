@@ -132,15 +132,28 @@ def _regularized(product, gram, l1_reg, l2_reg):
 
 
 def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg_H,
-             update_H, verbose, shuffle, random_state, max_inner_iter, n_threads):
+             update_H, verbose, shuffle, random_state, max_inner_iter, n_threads,
+             callback=None, resume=None):
     """HALS / coordinate descent; W (m, k) and Ht (n, k) are updated in place.
 
     Returns the number of iterations and the loss after each one (Frobenius,
     0.5 * squared, computed from Gram matrices at no extra product).
+
+    ``callback(state)``, if given, is called after every iteration that does
+    not end the fit with the complete solver state (a dict); passing such a
+    state back as ``resume`` (with its W and Ht) continues the fit exactly
+    where it stopped.
     """
     m, n = data.shape
     k = W.shape[1]
     rng = check_random_state(random_state)
+    first_iter, violation_init, losses = 1, None, []
+    if resume is not None:
+        rng = np.random.RandomState()
+        rng.set_state(_decode_rng_state(resume["rng_state"]))
+        first_iter = int(resume["n_iter"]) + 1
+        violation_init = resume["violation_init"]
+        losses = list(resume["losses"])
     nnz = data.X.nnz if data.sparse else m * n
     if max_inner_iter == "auto":
         inner_W = _inner_sweeps(m, k, 2 * nnz * k + n * k * k)
@@ -148,14 +161,12 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
     else:
         inner_W = inner_H = max_inner_iter
     inner_tol = _INNER_DELTA ** 2
-    losses = []
     HHt = Ht.T @ Ht
     XHt = data.dot(Ht)
     XHt_reg, HHt_reg = _regularized(XHt, HHt, l1_reg_W, l2_reg_W)
-    violation_init = None
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        if update_H and n_iter > 1:
+    n_iter = first_iter - 1
+    for n_iter in range(first_iter, max_iter + 1):
+        if update_H and n_iter > first_iter:
             XHt = data.dot(Ht)
             XHt_reg, HHt_reg = _regularized(XHt, HHt, l1_reg_W, l2_reg_W)
         perm = rng.permutation(k) if shuffle else None
@@ -183,7 +194,22 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
             if verbose:
                 print("Converged at iteration", n_iter)
             break
+        if callback is not None:
+            callback(dict(n_iter=n_iter, W=W, Ht=Ht, losses=losses,
+                          violation_init=violation_init,
+                          rng_state=_encode_rng_state(rng.get_state())))
     return n_iter, losses
+
+
+def _encode_rng_state(state):
+    """RandomState.get_state() as JSON-friendly values (for checkpoints)."""
+    name, keys, pos, has_gauss, cached = state
+    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _decode_rng_state(state):
+    name, keys, pos, has_gauss, cached = state
+    return (name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached))
 
 
 # ---------------------------------------------------------------- multiplicative
@@ -245,24 +271,28 @@ def _mu_H_terms(data, W, Ht, beta):
 
 
 def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W,
-                       l2_reg_H, update_H, verbose, n_threads):
+                       l2_reg_H, update_H, verbose, n_threads, callback=None, resume=None):
     """Multiplicative updates; W (m, k) and Ht (n, k) are updated in place.
 
     Convergence is tested every 10 iterations on the relative decrease of
     the loss, as scikit-learn does. Returns the number of iterations and
-    the losses seen at those tests.
+    the losses seen at those tests. ``callback`` and ``resume`` work as in
+    :func:`fit_hals`.
     """
     gamma = _mu_gamma(beta)
     zero_W = _FLOAT64_EPS if beta < 1 else 0.0
     zero_H = _FLOAT64_EPS if beta <= 1 else 0.0
     start = time.perf_counter()
-    loss_init = beta_divergence(data, W, Ht, beta)
-    error_at_init = np.sqrt(2 * loss_init)
-    previous_error = error_at_init
-    losses = []
+    if resume is None:
+        first_iter, losses = 1, []
+        error_at_init = np.sqrt(2 * beta_divergence(data, W, Ht, beta))
+        previous_error = error_at_init
+    else:
+        first_iter, losses = int(resume["n_iter"]) + 1, list(resume["losses"])
+        error_at_init, previous_error = resume["error_at_init"], resume["previous_error"]
     HHt = XHt = None
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    n_iter = first_iter - 1
+    for n_iter in range(first_iter, max_iter + 1):
         if beta == 2:
             if HHt is None:
                 HHt = Ht.T @ Ht
@@ -300,6 +330,10 @@ def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, 
             if (previous_error - error) / error_at_init < tol:
                 break
             previous_error = error
+        if callback is not None:
+            callback(dict(n_iter=n_iter, W=W, Ht=Ht, losses=losses,
+                          error_at_init=float(error_at_init),
+                          previous_error=float(previous_error)))
     if verbose and (tol == 0 or n_iter % 10):
         print(f"Epoch {n_iter:02d} reached after {time.perf_counter() - start:.3f} seconds.")
     return n_iter, losses
@@ -468,8 +502,11 @@ class NMF(TransformerMixin, BaseEstimator):
         return initialize_nmf(X, n_components, init=self.init, random_state=self.random_state)
 
     # -- fitting ----------------------------------------------------------
-    def _fit_transform(self, X, W=None, H=None, update_H=True):
-        """Core of fit/transform on a validated X; returns W, H, n_iter, losses."""
+    def _fit_transform(self, X, W=None, H=None, update_H=True, callback=None, resume=None):
+        """Core of fit/transform on a validated X; returns W, H, n_iter, losses.
+
+        ``callback``/``resume``: see :meth:`_fit_checkpointed`.
+        """
         n_components, beta = self._check_params(X)
         values = X.data if sp.issparse(X) else X
         if beta <= 0 and (values.size < X.shape[0] * X.shape[1] or values.min() == 0):
@@ -478,15 +515,23 @@ class NMF(TransformerMixin, BaseEstimator):
                 "X contains zeros: add a small positive value to X or use a positive "
                 "beta_loss."
             )
-        W, H = self._initial_factors(X, W, H, n_components, update_H)
+        if resume is None:
+            W, H = self._initial_factors(X, W, H, n_components, update_H)
+            Ht = H.T
+        else:
+            W, Ht = resume["W"].copy(), resume["Ht"].copy()
+            if W.shape[0] != X.shape[0] or Ht.shape[0] != X.shape[1]:
+                raise ValueError(f"the checkpoint was made for data of shape "
+                                 f"{(W.shape[0], Ht.shape[0])}, not {X.shape}")
         W = np.ascontiguousarray(W, dtype=X.dtype)
-        Ht = np.ascontiguousarray(H.T, dtype=X.dtype)
+        Ht = np.ascontiguousarray(Ht, dtype=X.dtype)
         l1_W, l1_H, l2_W, l2_H = self._regularization(X)
         n_threads = effective_n_threads(self.n_threads)
         data = NMFData(X, n_threads)
         common = dict(tol=float(self.tol), max_iter=int(self.max_iter), l1_reg_W=l1_W,
                       l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, update_H=update_H,
-                      verbose=self.verbose, n_threads=n_threads)
+                      verbose=self.verbose, n_threads=n_threads, callback=callback,
+                      resume=resume)
         if self.solver == "cd":
             n_iter, losses = fit_hals(data, W, Ht, shuffle=self.shuffle,
                                       random_state=self.random_state,
@@ -517,13 +562,30 @@ class NMF(TransformerMixin, BaseEstimator):
         """
         X = validate_data(self, X, reset=True, accept_sparse=True, ensure_non_negative=True)
         W, H, n_iter, losses, data, beta = self._fit_transform(X, W=W, H=H)
+        self._set_fitted(W, H, n_iter, losses, data, beta)
+        return W
+
+    def _fit_checkpointed(self, X, callback=None, resume=None):
+        """``fit`` that reports its state after each iteration and can resume from it.
+
+        ``callback(state)`` receives a dict of arrays and JSON-friendly values
+        (the complete solver state); ``resume`` takes such a dict back and
+        continues exactly where it was taken. Used by the command line's
+        ``--checkpoint``/``--resume``.
+        """
+        X = validate_data(self, X, reset=True, accept_sparse=True, ensure_non_negative=True)
+        W, H, n_iter, losses, data, beta = self._fit_transform(X, callback=callback,
+                                                               resume=resume)
+        self._set_fitted(W, H, n_iter, losses, data, beta)
+        return self
+
+    def _set_fitted(self, W, H, n_iter, losses, data, beta):
         Ht = np.ascontiguousarray(H.T)
         self.reconstruction_err_ = float(np.sqrt(2 * beta_divergence(data, W, Ht, beta)))
         self.n_components_ = H.shape[0]
         self.components_ = H
         self.n_iter_ = n_iter
         self.loss_history_ = losses
-        return W
 
     def fit(self, X, y=None, **params):
         """Learn the factorization of X.

@@ -1,0 +1,244 @@
+"""The ``fastfactor`` command, run for real in a subprocess, and model files."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+import fastfactor as ff
+from fastfactor.persistence import ModelFileError
+
+
+def run_cli(*args, check=None, timeout=300):
+    """Run ``python -m fastfactor ARGS``; returns the CompletedProcess."""
+    proc = subprocess.run([sys.executable, "-m", "fastfactor", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 30)) @ rng.random((30, 40)) / 30
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    return X, path
+
+
+def test_info_and_help():
+    out = run_cli("info", check=0).stdout
+    assert "fastfactor" in out and "openmp" in out and "threads" in out
+    assert run_cli("--help", check=0).stdout.startswith("usage: fastfactor")
+    assert "  --alpha-W VALUE" in run_cli("fit", "nmf", "--help", check=0).stdout
+
+
+def test_selftest_command():
+    out = run_cli("selftest", "--no-timing", check=0).stdout
+    assert "all kernels agree" in out and "hals_update" in out
+
+
+def test_fit_then_transform_roundtrip(data, tmp_path):
+    X, path = data
+    model_path, out_path = tmp_path / "model.npz", tmp_path / "W.npy"
+    proc = run_cli("fit", "nmf", path, "-o", model_path, "-k", 4, "--max-iter", 50,
+                   "--seed", 0, "--init", "random", "--json", check=0)
+    summary = json.loads(proc.stdout)
+    assert summary["shape"] == [120, 40] and summary["n_iter"] >= 1
+    model = ff.load(model_path)
+    expected = ff.NMF(4, max_iter=50, random_state=0, init="random").fit(X)
+    np.testing.assert_allclose(model.components_, expected.components_, rtol=1e-10)
+    assert model.init == "random" and model.n_features_in_ == 40
+    run_cli("transform", model_path, path, "-o", out_path, "-q", check=0)
+    np.testing.assert_allclose(np.load(out_path), expected.transform(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("fmt", ["npz", "npz-named", "csv", "tsv", "mtx"])
+def test_input_formats(data, tmp_path, fmt):
+    X, _ = data
+    if fmt == "npz":
+        path = tmp_path / "X.npz"
+        np.savez(path, X=X)
+        spec = path
+    elif fmt == "npz-named":
+        path = tmp_path / "X.npz"
+        np.savez(path, other=np.ones(3), X=X)
+        spec = f"{path}:X"
+    elif fmt in ("csv", "tsv"):
+        path = tmp_path / f"X.{fmt}"
+        sep = "," if fmt == "csv" else "\t"
+        header = sep.join(f"f{i}" for i in range(X.shape[1]))
+        np.savetxt(path, X, delimiter=sep, header=header, comments="")
+        spec = path
+    else:
+        path = tmp_path / "X.mtx"
+        scipy.io.mmwrite(path, sp.csr_matrix(np.where(X > 0.3, X, 0)))
+        spec = path
+    proc = run_cli("fit", "nmf", spec, "-o", tmp_path / "m.npz", "-k", 3, "--max-iter", 20,
+                   "--json", check=0)
+    assert json.loads(proc.stdout)["shape"] == [120, 40]
+
+
+def test_float32_option(data, tmp_path):
+    _, path = data
+    run_cli("fit", "nmf", path, "-o", tmp_path / "m.npz", "-k", 3, "--max-iter", 10,
+            "--dtype", "float32", "-q", check=0)
+    assert ff.load(tmp_path / "m.npz").components_.dtype == np.float32
+
+
+def test_usage_errors_exit_2(data, tmp_path):
+    _, path = data
+    assert run_cli("fit", "nmf", path).returncode == 2          # no -o
+    assert run_cli("fit", "nmf", path, "-o", tmp_path / "m.npz", "--bogus", 1).returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+    proc = run_cli("fit", "nmf", path, "-o", tmp_path / "m.npz", "--resume")
+    assert proc.returncode == 2 and "--checkpoint" in proc.stderr
+
+
+@pytest.mark.parametrize("problem", ["missing", "unknown-format", "1d", "nan", "negative",
+                                     "bad-param", "no-folder", "exists"])
+def test_bad_input_exit_3_one_line(data, tmp_path, problem):
+    _, path = data
+    out = tmp_path / "m.npz"
+    args = ["fit", "nmf", path, "-o", out, "-k", 2, "--max-iter", 5]
+    if problem == "missing":
+        args[2] = tmp_path / "nope.npy"
+    elif problem == "unknown-format":
+        args[2] = tmp_path / "X.xyz"
+        args[2].write_text("1 2 3")
+    elif problem == "1d":
+        np.save(tmp_path / "v.npy", np.ones(5))
+        args[2] = tmp_path / "v.npy"
+    elif problem == "nan":
+        np.save(tmp_path / "n.npy", np.array([[1.0, np.nan], [1.0, 2.0]]))
+        args[2] = tmp_path / "n.npy"
+    elif problem == "negative":
+        np.save(tmp_path / "n.npy", np.array([[1.0, -1.0], [1.0, 2.0]]))
+        args[2] = tmp_path / "n.npy"
+    elif problem == "bad-param":
+        args += ["--solver", "als"]
+    elif problem == "no-folder":
+        args[4] = tmp_path / "missing-folder" / "m.npz"
+    elif problem == "exists":
+        out.write_bytes(b"precious")
+    proc = run_cli(*args)
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastfactor: error:"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    if problem == "exists":
+        assert out.read_bytes() == b"precious"
+    else:
+        assert not out.exists()
+
+
+def test_transform_with_the_wrong_input(data, tmp_path):
+    X, path = data
+    model = tmp_path / "m.npz"
+    run_cli("fit", "nmf", path, "-o", model, "-k", 2, "--max-iter", 5, "-q", check=0)
+    np.save(tmp_path / "other.npy", np.ones((5, 7)))
+    proc = run_cli("transform", model, tmp_path / "other.npy", "-o", tmp_path / "W.npy")
+    assert proc.returncode == 3 and "7 features" in proc.stderr
+    proc = run_cli("transform", path, path, "-o", tmp_path / "W.npy")  # data file as model
+    assert proc.returncode == 3 and "not a fastfactor model file" in proc.stderr
+
+
+def test_model_files_are_checked(data, tmp_path):
+    X, _ = data
+    model = ff.NMF(2, max_iter=5).fit(X)
+    path = tmp_path / "m.npz"
+    ff.save(model, path)
+    loaded = ff.load(path)
+    np.testing.assert_array_equal(loaded.components_, model.components_)
+    assert loaded.get_params() == model.get_params()
+    truncated = tmp_path / "t.npz"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelFileError, match="not a fastfactor model file"):
+        ff.load(truncated)
+    foreign = tmp_path / "f.npz"
+    np.savez(foreign, a=np.ones(3))
+    with pytest.raises(ModelFileError, match="no metadata"):
+        ff.load(foreign)
+    garbage = tmp_path / "g.npz"
+    garbage.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelFileError):
+        ff.load(garbage)
+    with pytest.raises(ValueError, match="not fitted"):
+        ff.save(ff.NMF(2), tmp_path / "u.npz")
+
+
+def _start_fit(path, out, ckpt, *extra):
+    cmd = [sys.executable, "-m", "fastfactor", "fit", "nmf", str(path), "-o", str(out),
+           "-k", "8", "--max-iter", "200", "--tol", "0", "--seed", "0", "--shuffle", "true",
+           "--checkpoint", str(ckpt), "--checkpoint-every", "5", "-q", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path, proc, timeout=120):
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def big(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.random((1000, 20)) @ rng.random((20, 300)) + 0.05 * rng.random((1000, 300))
+    path = tmp_path / "big.npy"
+    np.save(path, X)
+    return path
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_killed_fit_resumes_to_the_same_model(big, tmp_path, how):
+    reference = tmp_path / "ref.npz"
+    run_cli("fit", "nmf", big, "-o", reference, "-k", 8, "--max-iter", 200, "--tol", 0,
+            "--seed", 0, "--shuffle", "true", "-q", check=0)
+    out, ckpt = tmp_path / "m.npz", tmp_path / "state.ckpt.npz"
+    proc = _start_fit(big, out, ckpt)
+    _wait_for(ckpt, proc)
+    proc.send_signal(getattr(signal, how))
+    _, stderr = proc.communicate(timeout=120)
+    if how == "SIGKILL":
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert proc.returncode == 4, stderr
+        assert "interrupted" in stderr
+    assert not out.exists()  # no half-written model
+    with np.load(ckpt) as saved:
+        assert "W" in saved.files and "Ht" in saved.files
+    resumed = run_cli("fit", "nmf", big, "-o", out, "-k", 8, "--max-iter", 200, "--tol", 0,
+                      "--seed", 0, "--shuffle", "true", "--checkpoint", ckpt, "--resume",
+                      check=0)
+    assert "resuming from iteration" in resumed.stderr
+    a, b = ff.load(out), ff.load(reference)
+    np.testing.assert_allclose(a.components_, b.components_, rtol=1e-10, atol=1e-12)
+    assert a.n_iter_ == b.n_iter_ == 200
+
+
+def test_resume_refuses_a_checkpoint_of_another_fit(big, tmp_path):
+    ckpt = tmp_path / "c.npz"
+    run_cli("fit", "nmf", big, "-o", tmp_path / "a.npz", "-k", 3, "--max-iter", 10,
+            "--checkpoint", ckpt, "--checkpoint-every", 2, "-q", check=0)
+    proc = run_cli("fit", "nmf", big, "-o", tmp_path / "b.npz", "-k", 4, "--max-iter", 10,
+                   "--checkpoint", ckpt, "--resume", "-q")
+    assert proc.returncode == 3 and "different fit" in proc.stderr
+
+
+def test_progress_lines_when_not_a_terminal(data, tmp_path):
+    _, path = data
+    proc = run_cli("fit", "nmf", path, "-o", tmp_path / "m.npz", "-k", 3, "--max-iter", 30,
+                   "--tol", 0, check=0)
+    assert "iter 30/30" in proc.stderr
+    quiet = run_cli("fit", "nmf", path, "-o", tmp_path / "q.npz", "-k", 3, "--max-iter", 30,
+                    "-q", check=0)
+    assert quiet.stderr == "" and quiet.stdout == ""
