@@ -120,7 +120,21 @@ def _cmd_selftest(args):
 def _cmd_demo(args):
     from . import demo
 
-    demo.run()
+    demo.run(quick=args.quick)
+    return EXIT_OK
+
+
+def _cmd_bench(args):
+    from . import bench
+
+    only = args.only.split(",") if args.only else None
+    log = None if args.json else (lambda m: print(m, file=sys.stderr))
+    rows = bench.run(quick=args.quick, only=only, log=log)
+    if args.json:
+        print(json.dumps({"machine": bench.machine_summary(), "rows": rows}))
+    else:
+        print(f"Measured on {bench.machine_summary()}; every ratio side by side in this run.\n")
+        print(bench.markdown(rows))
     return EXIT_OK
 
 
@@ -312,7 +326,13 @@ def build_parser():
     p.add_argument("--no-timing", action="store_true", help="skip the speed comparison")
     p.set_defaults(func=_cmd_selftest)
     p = sub.add_parser("demo", help="run each model family on built-in data vs numpy")
+    p.add_argument("--quick", action="store_true", help="smaller problems")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("bench", help="the DESIGN benchmark problems vs numpy and scikit-learn")
+    p.add_argument("--quick", action="store_true", help="smaller problems")
+    p.add_argument("--only", help="comma-separated families")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_bench)
     _add_fit_parser(sub)
     p = sub.add_parser("transform", help="apply a saved model to a data file")
     p.add_argument("model", help="model file written by 'fastfactor fit'")

@@ -18,6 +18,14 @@ SHAPES = [(1, 1, 1), (6, 4, 1), (60, 7, 3), (7, 60, 4), (45, 33, 5)]
 RTOL = {np.float32: 2e-4, np.float64: 1e-9}
 
 
+def family_of(name):
+    """The family (case module suffix, e.g. 'nmf') a kernel belongs to."""
+    for module in CASE_MODULES:
+        if name in module.CASES:
+            return module.__name__.rsplit("_cases_", 1)[-1]
+    raise KeyError(name)
+
+
 def all_cases():
     """Return {kernel name: case maker} over every family."""
     cases = {}
