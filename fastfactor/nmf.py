@@ -223,51 +223,49 @@ def _mu_gamma(beta):
     return 1.0
 
 
+def _beta_term_tiles(data, W, Ht, beta):
+    """Yield (rows, X*WH**(beta-2), WH**(beta-1) or None) one tile of rows at a time."""
+    H = Ht.T
+    for rows, X_tile in data.row_tiles():
+        WH = W[rows] @ H
+        terms, pow_terms = kernels.mu_beta_terms(X_tile, WH, beta, want_pow=beta != 1,
+                                                 out=WH, n_threads=data.n_threads)
+        yield rows, terms, pow_terms
+
+
+def _kl_ratio_values(data, W, Ht):
+    """X / WH at the stored entries of a sparse X (the KL numerator terms)."""
+    return data.X.data / np.maximum(data.sampled_dot(W, Ht), EPSILON)
+
+
 def _mu_W_terms(data, W, Ht, beta):
     """Numerator and denominator of the W update for beta != 2."""
-    H = Ht.T
-    k = W.shape[1]
     if data.sparse and beta == 1:
-        wh = np.maximum(data.sampled_dot(W, Ht), EPSILON)
-        numerator = kernels.csr_matmul(data.with_values(data.X.data / wh), Ht,
+        numerator = kernels.csr_matmul(data.with_values(_kl_ratio_values(data, W, Ht)), Ht,
                                        n_threads=data.n_threads)
-    else:
-        numerator = np.empty_like(W)
-        denominator = None if beta == 1 else np.empty_like(W)
-        for rows, X_tile in data.row_tiles():
-            WH = W[rows] @ H
-            terms, pow_terms = kernels.mu_beta_terms(X_tile, WH, beta, want_pow=beta != 1,
-                                                     out=WH, n_threads=data.n_threads)
-            numerator[rows] = terms @ Ht
-            if denominator is not None:
-                denominator[rows] = pow_terms @ Ht
-        if denominator is not None:
-            return numerator, denominator
-    return numerator, H.sum(axis=1).reshape(1, k)
+        return numerator, Ht.sum(axis=0).reshape(1, -1)
+    numerator = np.empty_like(W)
+    denominator = np.empty_like(W) if beta != 1 else Ht.sum(axis=0).reshape(1, -1)
+    for rows, terms, pow_terms in _beta_term_tiles(data, W, Ht, beta):
+        numerator[rows] = terms @ Ht
+        if pow_terms is not None:
+            denominator[rows] = pow_terms @ Ht
+    return numerator, denominator
 
 
 def _mu_H_terms(data, W, Ht, beta):
     """Numerator and denominator of the (transposed) H update for beta != 2."""
-    H = Ht.T
-    k = W.shape[1]
-    if data.sparse and beta == 1:
-        wh = np.maximum(data.sampled_dot(W, Ht), EPSILON)
-        numerator = data.tdot_values(data.X.data / wh, W)
-    else:
-        numerator = np.zeros_like(Ht)
-        denominator = None if beta == 1 else np.zeros_like(Ht)
-        for rows, X_tile in data.row_tiles():
-            WH = W[rows] @ H
-            terms, pow_terms = kernels.mu_beta_terms(X_tile, WH, beta, want_pow=beta != 1,
-                                                     out=WH, n_threads=data.n_threads)
-            numerator += terms.T @ W[rows]
-            if denominator is not None:
-                denominator += pow_terms.T @ W[rows]
-        if denominator is not None:
-            return numerator, denominator
     W_sum = W.sum(axis=0)
-    W_sum[W_sum == 0] = 1.0
-    return numerator, W_sum.reshape(1, k)
+    W_sum[W_sum == 0] = 1.0  # as scikit-learn: a dead component keeps its H row
+    if data.sparse and beta == 1:
+        return data.tdot_values(_kl_ratio_values(data, W, Ht), W), W_sum.reshape(1, -1)
+    numerator = np.zeros_like(Ht)
+    denominator = np.zeros_like(Ht) if beta != 1 else W_sum.reshape(1, -1)
+    for rows, terms, pow_terms in _beta_term_tiles(data, W, Ht, beta):
+        numerator += terms.T @ W[rows]
+        if pow_terms is not None:
+            denominator += pow_terms.T @ W[rows]
+    return numerator, denominator
 
 
 def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W,
