@@ -16,6 +16,9 @@ __all__ = [
     "beta_divergence_dense",
     "sampled_dot",
     "csr_matmul",
+    "gmm_em_step",
+    "gmm_estimate",
+    "gmm_resp_stats",
 ]
 
 
@@ -118,3 +121,94 @@ def csr_matmul(A, B, n_threads=None):
     dtype = np.float32 if B.dtype == np.float32 else np.float64
     A = sp.csr_matrix(A).astype(np.float64)
     return np.asarray(A @ B.astype(np.float64)).astype(dtype)
+
+
+
+# ---------------------------------------------------------------- Gaussian mixtures
+
+def _gmm_weighted_log_prob(X, weights, means, precisions_cholesky, covariance_type):
+    """log w_k + log N(x_i | mu_k, Sigma_k), as an (n, K) float64 array."""
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    pc = np.asarray(precisions_cholesky, dtype=np.float64)
+    n, d = X.shape
+    K = means.shape[0]
+    out = np.empty((n, K))
+    for k in range(K):
+        diff = X - means[k]
+        if covariance_type == "full":
+            y, logdet = diff @ pc[k], np.log(np.diag(pc[k])).sum()
+        elif covariance_type == "tied":
+            y, logdet = diff @ pc, np.log(np.diag(pc)).sum()
+        elif covariance_type == "diag":
+            y, logdet = diff * pc[k], np.log(pc[k]).sum()
+        else:
+            y, logdet = diff * pc[k], d * np.log(pc[k])
+        out[:, k] = -0.5 * (d * np.log(2 * np.pi) + (y ** 2).sum(axis=1)) + logdet
+    with np.errstate(divide="ignore"):
+        return out + np.log(np.asarray(weights, dtype=np.float64))
+
+
+def _gmm_log_resp(X, weights, means, precisions_cholesky, covariance_type):
+    from scipy.special import logsumexp
+
+    wlp = _gmm_weighted_log_prob(X, weights, means, precisions_cholesky, covariance_type)
+    lpn = logsumexp(wlp, axis=1)
+    return wlp, lpn, wlp - lpn[:, None]
+
+
+def _gmm_sums(X, resp, covariance_type, centers):
+    """nk, s1, s2 of :func:`gmm_em_step` around ``centers`` (K, d)."""
+    X = np.asarray(X, dtype=np.float64)
+    K = resp.shape[1]
+    nk = resp.sum(axis=0)
+    s1 = np.array([resp[:, k] @ (X - centers[k]) for k in range(K)])
+    if covariance_type == "diag":
+        s2 = np.array([resp[:, k] @ (X - centers[k]) ** 2 for k in range(K)])
+    elif covariance_type == "spherical":
+        s2 = np.array([resp[:, k] @ ((X - centers[k]) ** 2).sum(axis=1) for k in range(K)])
+    elif covariance_type == "tied":
+        s2 = None
+    else:
+        s2 = np.array([(resp[:, k] * (X - centers[k]).T) @ (X - centers[k])
+                       for k in range(K)])
+    return nk, s1, s2
+
+
+def _round_to(a, X):
+    dtype = np.float32 if np.asarray(X).dtype == np.float32 else np.float64
+    return np.asarray(a, dtype=np.float64).astype(dtype).astype(np.float64)
+
+
+def gmm_em_step(X, weights, means, precisions_cholesky, covariance_type, center=None,
+                n_threads=None):
+    """Reference for :func:`fastfactor.kernels.gmm_em_step` (n x K arrays)."""
+    d = np.shape(X)[1]
+    means = _round_to(means, X)
+    center = _round_to(np.zeros(d) if center is None else center, X)
+    _, lpn, log_resp = _gmm_log_resp(X, weights, means, precisions_cholesky,
+                                     covariance_type)
+    K = means.shape[0]
+    centers = means if covariance_type == "full" else np.tile(center, (K, 1))
+    return (float(lpn.sum()),) + _gmm_sums(X, np.exp(log_resp), covariance_type, centers)
+
+
+def gmm_estimate(X, weights, means, precisions_cholesky, covariance_type, output="score",
+                 center=None, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.gmm_estimate`."""
+    wlp, lpn, log_resp = _gmm_log_resp(X, weights, _round_to(means, X),
+                                       precisions_cholesky, covariance_type)
+    if output == "labels":
+        return lpn, wlp.argmax(axis=1)
+    if output == "proba":
+        dtype = np.float32 if np.asarray(X).dtype == np.float32 else np.float64
+        return lpn, np.exp(log_resp).astype(dtype)
+    return lpn, None
+
+
+def gmm_resp_stats(X, resp, covariance_type, center=None, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.gmm_resp_stats`."""
+    d = np.shape(X)[1]
+    resp = np.asarray(resp, dtype=np.float64)
+    center = _round_to(np.zeros(d) if center is None else center, X)
+    return _gmm_sums(X, resp, covariance_type, np.tile(center, (resp.shape[1], 1)))
