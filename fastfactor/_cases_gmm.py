@@ -70,3 +70,21 @@ CASES["gmm_estimate:full-proba"] = _estimate("full", "proba")
 CASES["gmm_estimate:tied-labels"] = _estimate("tied", "labels")
 CASES["gmm_estimate:diag-score"] = _estimate("diag", "score")
 CASES["gmm_estimate:spherical-proba"] = _estimate("spherical", "proba")
+
+
+def _kmeans_plusplus(rng, m, n, k, dtype):
+    X, *_ = mixture_problem(rng, m, n, k, dtype, "diag")
+    return (X, min(k, m)), dict(random_state=int(rng.integers(1 << 31)))
+
+
+def _kmeans_lloyd(rng, m, n, k, dtype):
+    X, _, means, *_ = mixture_problem(rng, m, n, k, dtype, "diag")
+    # start from rows of X, with two centers equal (an empty cluster) when k > 1
+    init = X[rng.choice(m, size=k, replace=m < k)].astype(np.float64)
+    if k > 1:
+        init[-1] = init[0]
+    return (X, init), dict(max_iter=50)
+
+
+CASES["kmeans_plusplus"] = _kmeans_plusplus
+CASES["kmeans_lloyd"] = _kmeans_lloyd
