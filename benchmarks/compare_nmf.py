@@ -100,16 +100,14 @@ def sparse_cd_accelerated(X, k, n_iter):
 
 def thread_scaling(quick=False, repeat=3):
     """Each compiled NMF kernel with 1 and with 2 threads, on a benchmark-sized input."""
-    from fastfactor import selftest
     import copy
+
+    from fastfactor import _cases_nmf
 
     m, n, k = (800, 400, 16) if quick else (4000, 2000, 32)
     rows = []
-    for name in sorted(selftest.all_cases()):
-        if name not in kernels.__all__:
-            continue
-        args, kwargs = selftest.all_cases()[name](np.random.default_rng(0), m, n, k,
-                                                  np.float64)
+    for name in sorted(_cases_nmf.CASES):
+        args, kwargs = _cases_nmf.CASES[name](np.random.default_rng(0), m, n, k, np.float64)
         times = {}
         for nt in (1, 2):
             best = np.inf

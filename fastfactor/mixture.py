@@ -45,7 +45,8 @@ __all__ = ["GaussianMixture"]
 
 COVARIANCE_TYPES = kernels.COVARIANCE_TYPES
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-_CHUNK = 8192  # rows per chunk when initial responsibilities are streamed
+_CHUNK = 8192  # rows per chunk of the data when 'tied' sums its scatter
+_CHUNK_ENTRIES = 1 << 16  # entries of one chunk of streamed initial responsibilities
 
 _PRECISION_ERROR = (
     "Fitting the mixture model failed because some components have ill-defined "
@@ -70,7 +71,8 @@ class _Data:
         self.nk_eps = 10 * np.finfo(X.dtype).eps
         self.scatter = self.offset = None
         if covariance_type == "tied":
-            # sum_i (x_i - c)(x_i - c).T and sum_i (x_i - c), once per fit
+            # sum_i (x_i - c)(x_i - c).T and sum_i (x_i - c), once per fit: the
+            # M-step of 'tied' needs no per-iteration second moments
             d = X.shape[1]
             self.scatter = np.zeros((d, d))
             self.offset = np.zeros(d)
@@ -84,43 +86,44 @@ def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, cente
     """scikit-learn's ``_estimate_gaussian_parameters`` from sufficient statistics.
 
     ``nk_raw[k] = sum_i r_ik``, ``s1[k] = sum_i r_ik (x_i - centers[k])`` and the
-    second moments ``s2`` around ``centers`` (see :func:`kernels.gmm_em_step`).
-    Returns ``nk`` (with scikit-learn's 10 * eps), means and covariances, in
-    float64.
+    second moments ``s2`` around ``centers`` (see :func:`kernels.gmm_em_step`;
+    for 'tied', ``s2`` is the matrix M described below). Returns ``nk`` (with
+    scikit-learn's 10 * eps), means and covariances, in float64.
+
+    Every covariance is built from ``scatter_k = sum_i r_ik (x_i - mu_k)(x_i -
+    mu_k).T``, obtained from the centered sums as ``S - e s1.T - s1 e.T + R e
+    e.T`` with ``e = mu_k - c_k``: no raw second moment E[x x.T] is ever
+    formed, so tight clusters far from the origin keep their variances.
+    (scikit-learn's ``resp.T @ X**2 / nk - mu**2`` also carries a spurious
+    ``10 * eps * mu**2 / nk``, which is left out.)
     """
-    n_samples, d = data.X.shape
+    d = data.X.shape[1]
     nk = nk_raw + data.nk_eps
     # means = resp.T @ X / nk
     means = (s1 + nk_raw[:, None] * centers) / nk[:, None]
     e = means - centers
     if covariance_type == "full":
-        # sum_i r_ik (x_i - mu_k)(x_i - mu_k).T = S - e s1.T - s1 e.T + R e e.T
         cross = e[:, :, None] * s1[:, None, :]
         scatter = (s2 - cross - cross.transpose(0, 2, 1)
                    + nk_raw[:, None, None] * e[:, :, None] * e[:, None, :])
         cov = scatter / nk[:, None, None]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
-        # (X.T X - sum_k nk mu_k mu_k.T) / sum(nk), around the data center c:
-        # scatter - sum nk e e.T + c a.T + a c.T + (n - sum nk) c c.T, where
-        # a = offset - sum_k nk e_k vanishes when the responsibilities sum to 1
-        c = data.center
-        ec = means - c
-        a = data.offset - nk @ ec
-        total = nk.sum()
-        cov = (data.scatter - (nk[:, None] * ec).T @ ec + np.outer(c, a) + np.outer(a, c)
-               + (n_samples - total) * np.outer(c, c)) / total
+        # scikit-learn: (X.T X - sum_k nk mu_k mu_k.T) / sum(nk). With M =
+        # sum_k S_k + sum_i (1 - sum_k r_ik) x_i x_i.T (the data's scatter
+        # around c when every row's responsibilities sum to one, as in EM):
+        # sum_k scatter_k + sum_i (1 - sum_k r_ik) x_i x_i.T
+        cross = s1.T @ e
+        scatter = s2 - cross - cross.T + (nk_raw[:, None] * e).T @ e
+        cov = scatter / nk.sum()
         cov.flat[:: d + 1] += reg_covar
     else:
-        # resp.T @ X**2 / nk - mu**2 = (scatter + (nk - R) mu**2) / nk, scatter
-        # = sum_i r_ik (x_i - mu_k)**2 = s2 - 2 e s1 + R e**2 >= 0
         if covariance_type == "diag":
             scatter = s2 - 2 * e * s1 + nk_raw[:, None] * e ** 2
-            cov = (np.maximum(scatter, 0) + data.nk_eps * means ** 2) / nk[:, None]
+            cov = np.maximum(scatter, 0) / nk[:, None]
         else:
             scatter = s2 - 2 * (e * s1).sum(axis=1) + nk_raw * (e ** 2).sum(axis=1)
-            cov = ((np.maximum(scatter, 0) + data.nk_eps * (means ** 2).sum(axis=1))
-                   / (nk * d))
+            cov = np.maximum(scatter, 0) / (nk * d)
         cov = cov + reg_covar
     return nk, means, cov
 
@@ -310,14 +313,26 @@ class GaussianMixture(BaseEstimator):
                 _, indices = kernels.kmeans_plusplus(X, K, random_state=random_state,
                                                      n_threads=data.n_threads)
             # one-hot responsibilities: only these rows count
-            return kernels.gmm_resp_stats(X[indices], np.eye(K, dtype=X.dtype), cov, **kw)
+            nk, s1, s2 = kernels.gmm_resp_stats(X[indices], np.eye(K, dtype=X.dtype), cov,
+                                                **kw)
+            if cov == "tied":
+                # the other rows have responsibilities summing to 0, not 1: M
+                # (see _estimate_parameters) is X.T X minus their own x x.T
+                # plus their scatter around c
+                c, off = data.center, data.offset
+                chosen = X[indices].astype(np.float64)
+                Xc = chosen - c
+                s2 = (data.scatter + np.outer(c, off) + np.outer(off, c) + n * np.outer(c, c)
+                      - chosen.T @ chosen + Xc.T @ Xc)
+            return nk, s1, s2
         if self.init_params == "kmeans":
             centers, _ = kernels.kmeans_plusplus(X, K, random_state=random_state,
                                                  n_threads=data.n_threads)
             labels = kernels.kmeans_lloyd(X, centers, n_threads=data.n_threads)[0]
         totals = None
-        for start in range(0, n, _CHUNK):
-            stop = min(n, start + _CHUNK)
+        chunk = max(64, _CHUNK_ENTRIES // K)
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
             if self.init_params == "kmeans":
                 resp = np.zeros((stop - start, K), dtype=X.dtype)
                 resp[np.arange(stop - start), labels[start:stop]] = 1
@@ -325,8 +340,10 @@ class GaussianMixture(BaseEstimator):
                 resp = random_state.uniform(size=(stop - start, K)).astype(X.dtype)
                 resp /= resp.sum(axis=1)[:, None]
             part = kernels.gmm_resp_stats(X[start:stop], resp, cov, **kw)
-            totals = part if totals is None else [
+            totals = list(part) if totals is None else [
                 None if a is None else a + b for a, b in zip(totals, part)]
+        if cov == "tied":  # every row's responsibilities sum to one
+            totals[2] = data.scatter
         return tuple(totals)
 
     def _initialize(self, data, random_state, init_arrays):
@@ -366,6 +383,8 @@ class GaussianMixture(BaseEstimator):
             centers = means.astype(np.float64)
         else:
             centers = np.broadcast_to(data.center, means.shape)
+        if cov == "tied":
+            s2 = data.scatter
         nk, new_means, covariances = _estimate_parameters(
             data, cov, self.reg_covar, nk_raw, s1, s2, centers)
         new_weights = nk / nk.sum()
