@@ -45,8 +45,9 @@ __all__ = ["GaussianMixture"]
 
 COVARIANCE_TYPES = kernels.COVARIANCE_TYPES
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-_CHUNK = 8192  # rows per chunk of the data when 'tied' sums its scatter
-_CHUNK_ENTRIES = 1 << 16  # entries of one chunk of streamed initial responsibilities
+# entries of one chunk of rows when 'tied' sums the data's scatter, or of
+# streamed initial responsibilities (a few hundred KB of temporaries)
+_CHUNK_ENTRIES = 1 << 16
 
 _PRECISION_ERROR = (
     "Fitting the mixture model failed because some components have ill-defined "
@@ -76,8 +77,9 @@ class _Data:
             d = X.shape[1]
             self.scatter = np.zeros((d, d))
             self.offset = np.zeros(d)
-            for start in range(0, X.shape[0], _CHUNK):
-                Xc = X[start:start + _CHUNK].astype(np.float64) - self.center
+            chunk = max(64, _CHUNK_ENTRIES // d)
+            for start in range(0, X.shape[0], chunk):
+                Xc = X[start:start + chunk].astype(np.float64) - self.center
                 self.scatter += Xc.T @ Xc
                 self.offset += Xc.sum(axis=0)
 
