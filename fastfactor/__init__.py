@@ -4,6 +4,7 @@ Estimators follow scikit-learn's API; :mod:`fastfactor.kernels` is the
 low-level backend API and :mod:`fastfactor.reference` its numpy twin.
 """
 from ._base import NotFittedError
+from .mixture import GaussianMixture
 from .nmf import NMF, non_negative_factorization
 from .svd import randomized_svd
 from .persistence import load, save
@@ -11,6 +12,7 @@ from .persistence import load, save
 __version__ = "0.1.0"
 
 __all__ = [
+    "GaussianMixture",
     "NMF",
     "NotFittedError",
     "non_negative_factorization",

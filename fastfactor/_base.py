@@ -10,8 +10,20 @@ import inspect
 import numpy as np
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs a fitted model is called before ``fit``."""
+try:  # share scikit-learn's class when it is installed, so its checks catch ours
+    from sklearn.exceptions import NotFittedError as _NotFittedBase
+
+    _NOT_FITTED_BASES = (_NotFittedBase,)
+except ImportError:  # pragma: no cover - exercised without scikit-learn
+    _NOT_FITTED_BASES = (ValueError, AttributeError)
+
+
+class NotFittedError(*_NOT_FITTED_BASES):
+    """Raised when a method that needs a fitted model is called before ``fit``.
+
+    A ``ValueError`` and an ``AttributeError`` (and scikit-learn's
+    ``NotFittedError`` when scikit-learn is installed).
+    """
 
 
 class BaseEstimator:

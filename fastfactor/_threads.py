@@ -7,6 +7,8 @@ from . import _openmp_helpers
 
 _BLAS_LIMIT_LOCK = threading.Lock()
 _controller = None
+_blas_users = 0
+_blas_saved = None
 
 
 def openmp_enabled():
@@ -45,3 +47,36 @@ def effective_n_threads(n_threads=None):
     if n_threads < 0:
         return max(1, (os.cpu_count() or 1) + 1 + n_threads)
     return n_threads
+
+
+def _get_controller():
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller
+
+
+@contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread while kernels call it inside OpenMP regions.
+
+    Kernels that run small GEMMs per row tile, in parallel over tiles,
+    would oversubscribe the cores if each GEMM also started BLAS threads.
+    Nested and concurrent uses (fits in several Python threads) share one
+    limit, which the last one out restores.
+    """
+    global _blas_users, _blas_saved
+    with _BLAS_LIMIT_LOCK:
+        if _blas_users == 0:
+            _blas_saved = _get_controller().limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LIMIT_LOCK:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_saved.restore_original_limits()
+                _blas_saved = None

@@ -299,3 +299,76 @@ def check_init_factor(A, shape, name, dtype, whom):
     if A.size == 0 or A.max() == 0:
         raise ValueError(f"Array passed to {whom} ({name}) is full of zeros.")
     return A
+
+
+# ------------------------------------------------------------ Gaussian mixtures
+
+def _gmm_init_array(A, name, shape, dtype, what):
+    A = check_array_nd(A, name=name, dtype=dtype)
+    if A.shape != tuple(shape):
+        raise ValueError(f"{name} should have the shape {tuple(shape)} ({what}), "
+                         f"but got {A.shape}.")
+    return A
+
+
+def check_array_nd(A, *, name, dtype):
+    """Any-dimensional finite float array (for parameter arrays, not data)."""
+    if A is None:
+        raise ValueError(f"{name} must be an array-like, got None.")
+    arr = _to_float_array(A, name, dtype)
+    if arr.dtype not in FLOAT_DTYPES:
+        arr = arr.astype(dtype)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(arr, name)
+    return arr
+
+
+def check_gmm_weights(weights, n_components, dtype):
+    """User-given initial mixture weights: shape (K,), in [0, 1], summing to 1."""
+    w = _gmm_init_array(weights, "weights_init", (n_components,), dtype, "n_components,")
+    if np.any(w < 0) or np.any(w > 1):
+        raise ValueError("weights_init should be in the range [0, 1], but got max value "
+                         f"{w.max():.5f}, min value {w.min():.5f}.")
+    atol = 1e-6 if dtype == np.float32 else 1e-8
+    total = float(w.sum(dtype=np.float64))
+    if abs(1.0 - total) > atol:
+        raise ValueError(f"weights_init should be normalized (sum to 1), but got "
+                         f"sum(weights_init) = {total:.5f}.")
+    return w
+
+
+def check_gmm_means(means, n_components, n_features, dtype):
+    """User-given initial means: shape (K, n_features)."""
+    return _gmm_init_array(means, "means_init", (n_components, n_features), dtype,
+                           "n_components, n_features")
+
+
+def check_gmm_precisions(precisions, covariance_type, n_components, n_features, dtype):
+    """User-given initial precisions: shape of the covariance type, positive (definite)."""
+    shape, what = {
+        "full": ((n_components, n_features, n_features),
+                 "n_components, n_features, n_features"),
+        "tied": ((n_features, n_features), "n_features, n_features"),
+        "diag": ((n_components, n_features), "n_components, n_features"),
+        "spherical": ((n_components,), "n_components,"),
+    }[covariance_type]
+    P = _gmm_init_array(precisions, "precisions_init", shape, dtype,
+                        f"{what} for covariance_type={covariance_type!r}")
+    if covariance_type in ("diag", "spherical"):
+        if np.any(P <= 0):
+            raise ValueError(f"precisions_init should be positive for "
+                             f"covariance_type={covariance_type!r} (min found: "
+                             f"{P.min():g}).")
+        return P
+    mats = P if covariance_type == "full" else P[None]
+    for k, M in enumerate(mats):
+        which = f"precisions_init[{k}]" if covariance_type == "full" else "precisions_init"
+        if not np.allclose(M, M.T):
+            raise ValueError(f"{which} should be symmetric, positive-definite "
+                             f"(covariance_type={covariance_type!r}); it is not symmetric.")
+        lowest = np.linalg.eigvalsh(M.astype(np.float64)).min()
+        if not lowest > 0:
+            raise ValueError(f"{which} should be symmetric, positive-definite "
+                             f"(covariance_type={covariance_type!r}); its smallest "
+                             f"eigenvalue is {lowest:g}.")
+    return P

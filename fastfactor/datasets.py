@@ -6,7 +6,8 @@ sees the same data without downloading anything.
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["make_low_rank_nonneg", "make_parts_images", "benchmark_problem"]
+__all__ = ["make_low_rank_nonneg", "make_parts_images", "make_gaussian_blobs",
+           "benchmark_problem"]
 
 
 def make_low_rank_nonneg(n_samples=4000, n_features=2000, rank=32, noise=0.1, seed=0,
@@ -30,6 +31,23 @@ def make_low_rank_nonneg(n_samples=4000, n_features=2000, rank=32, noise=0.1, se
     rng = np.random.default_rng(seed)
     X = rng.random((n_samples, rank)) @ rng.random((rank, n_features))
     X += noise * rng.random((n_samples, n_features))
+    return X.astype(dtype, copy=False)
+
+
+def make_gaussian_blobs(n_per_blob=6250, n_features=32, n_blobs=16, spread=5.0, seed=0,
+                        dtype=np.float64):
+    """Well separated Gaussian blobs (the ``gmm`` recipe).
+
+    Blob centers are drawn from N(0, spread**2), then ``n_per_blob`` points
+    from N(center, 1) for each, blob after blob.
+
+    Returns
+    -------
+    ndarray of shape (n_blobs * n_per_blob, n_features)
+    """
+    rng = np.random.default_rng(seed)
+    C = rng.normal(0, spread, size=(n_blobs, n_features))
+    X = np.concatenate([rng.normal(c, 1.0, size=(n_per_blob, n_features)) for c in C])
     return X.astype(dtype, copy=False)
 
 
@@ -67,7 +85,7 @@ def benchmark_problem(name, quick=False):
 
     Parameters
     ----------
-    name : {'nmf-dense', 'nmf-kl', 'nmf-sparse'}
+    name : {'nmf-dense', 'nmf-kl', 'nmf-sparse', 'gmm'}
     quick : bool
 
     Returns
@@ -81,5 +99,7 @@ def benchmark_problem(name, quick=False):
     if name == "nmf-sparse":
         shape = (4000, 1000) if quick else (20000, 5000)
         return sp.random(*shape, density=0.01, format="csr", random_state=0)
+    if name == "gmm":
+        return make_gaussian_blobs(625 if quick else 6250)
     raise ValueError(f"unknown benchmark problem {name!r}; expected one of "
-                     "'nmf-dense', 'nmf-kl', 'nmf-sparse'")
+                     "'nmf-dense', 'nmf-kl', 'nmf-sparse', 'gmm'")

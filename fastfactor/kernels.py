@@ -30,8 +30,8 @@ Conventions
 import numpy as np
 import scipy.sparse as sp
 
-from . import _nmf, _sparse_products
-from ._threads import effective_n_threads
+from . import _gmm, _kmeans, _nmf, _sparse_products
+from ._threads import effective_n_threads, single_threaded_blas
 
 __all__ = [
     "hals_update",
@@ -40,6 +40,11 @@ __all__ = [
     "beta_divergence_dense",
     "sampled_dot",
     "csr_matmul",
+    "gmm_em_step",
+    "gmm_estimate",
+    "gmm_resp_stats",
+    "kmeans_plusplus",
+    "kmeans_lloyd",
 ]
 
 
@@ -309,3 +314,393 @@ def csr_matmul(A, B, n_threads=None):
     _sparse_products.csr_matmul(data, indices, indptr, B, out,
                                 _threads_for(indices.size * B.shape[1], n_threads))
     return out
+
+
+
+# ---------------------------------------------------------------- Gaussian mixtures
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_COV_CODE = {"diag": 0, "spherical": 1, "tied": 2, "full": 3}
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+def _gmm_tile(d, K):
+    # Rows per tile: the tile's buffers (features, log-probs, responsibilities)
+    # stay within ~128 KiB, a fraction of L2, and GEMMs get >= 64 rows.
+    return int(min(1024, max(64, 16384 // (2 * d + 2 * K + 1))))
+
+
+def _gmm_shapes(covariance_type, n_components, n_features):
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+def _gmm_params(X, weights, means, precisions_cholesky, covariance_type, center):
+    """Common checks and casts of the kernels' model parameters."""
+    if covariance_type not in _COV_CODE:
+        raise ValueError(f"covariance_type must be one of {list(COVARIANCE_TYPES)}, "
+                         f"got {covariance_type!r}")
+    X = np.asarray(X)
+    dtype = _float_dtype(X)
+    X = _as_c(X, dtype, "X")
+    n_features = X.shape[1]
+    means = _as_c(means, np.float64, "means")
+    n_components = means.shape[0]
+    _check_shape("means", means.shape, (n_components, n_features))
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    _check_shape("weights", weights.shape, (n_components,))
+    prec = np.ascontiguousarray(precisions_cholesky, dtype=np.float64)
+    _check_shape("precisions_cholesky", prec.shape,
+                 _gmm_shapes(covariance_type, n_components, n_features))
+    center = (np.zeros(n_features) if center is None
+              else np.ascontiguousarray(center, dtype=np.float64))
+    _check_shape("center", center.shape, (n_features,))
+    return X, dtype, weights, means, prec, center
+
+
+def _gmm_operands(weights, means, prec, covariance_type, center, dtype):
+    """Fold the parameters into the small operands of ``_gmm.em_pass``.
+
+    With ``xc = x - center`` and ``mc = means - center``, the weighted
+    log-probability ``log w_k + log N(x | mu_k, Sigma_k)`` is ``F(x) @ W + cst``
+    for the feature map F of the covariance type (see ``src/_gmm.pyx``),
+    or ``-0.5 |xc @ U_k - b_k|**2 + cst_k`` with ``b_k = mc_k @ U_k`` (W's
+    rows) for 'full'.
+    """
+    K, d = means.shape
+    with np.errstate(divide="ignore"):
+        base = np.log(weights) - 0.5 * d * _LOG_2PI
+    mc = means - center
+    chol = np.empty((0, 0, 0))
+    if covariance_type == "diag":
+        P = prec ** 2
+        W = np.vstack([(P * mc).T, -0.5 * P.T])
+        cst = base + np.log(prec).sum(axis=1) - 0.5 * (P * mc ** 2).sum(axis=1)
+    elif covariance_type == "spherical":
+        p = prec ** 2
+        W = np.vstack([(p[:, None] * mc).T, -0.5 * p[None, :]])
+        cst = base + d * np.log(prec) - 0.5 * p * (mc ** 2).sum(axis=1)
+    elif covariance_type == "tied":
+        m = mc @ prec
+        W = np.vstack([m.T, np.full((1, K), -0.5)])
+        cst = base + np.log(np.diag(prec)).sum() - 0.5 * (m ** 2).sum(axis=1)
+        chol = prec[None]
+    else:
+        W = np.einsum("kj,kjl->kl", mc, prec)  # b_k = (mu_k - center) @ U_k
+        cst = base + np.log(np.diagonal(prec, axis1=1, axis2=2)).sum(axis=1)
+        chol = prec
+    return (np.ascontiguousarray(center, dtype=dtype), np.ascontiguousarray(means, dtype=dtype),
+            np.ascontiguousarray(chol, dtype=dtype), np.ascontiguousarray(W, dtype=dtype),
+            np.ascontiguousarray(cst, dtype=np.float64))
+
+
+def _gmm_pass(X, weights, means, precisions_cholesky, covariance_type, center, want_stats,
+              lpn, labels, proba, n_threads):
+    X, dtype, weights, means, prec, center = _gmm_params(
+        X, weights, means, precisions_cholesky, covariance_type, center)
+    n, d = X.shape
+    K = means.shape[0]
+    ops = _gmm_operands(weights, means, prec, covariance_type, center, dtype)
+    empty_f = np.empty((0, K), dtype=dtype)
+    with single_threaded_blas():
+        return _gmm.em_pass(
+            X, _COV_CODE[covariance_type], *ops, bool(want_stats),
+            np.empty(0) if lpn is None else lpn,
+            np.empty(0, dtype=np.intp) if labels is None else labels,
+            empty_f if proba is None else proba,
+            _gmm_tile(d, K), effective_n_threads(n_threads))
+
+
+def _unpack_stats(covariance_type, K, d, acc1, acc2):
+    """(nk, s1, s2) from the kernel's accumulators (see ``_stats`` in _gmm.pyx)."""
+    acc1 = acc1.reshape(K, -1)
+    nk = acc1[:, -1].copy()
+    s1 = acc1[:, :d].copy()
+    if covariance_type == "diag":
+        return nk, s1, acc1[:, d:2 * d].copy()
+    if covariance_type == "spherical":
+        return nk, s1, acc1[:, d].copy()
+    if covariance_type == "tied":
+        return nk, s1, None
+    # dsyrk filled the lower triangle of each (row-major) scatter matrix
+    S = acc2.reshape(K, d, d)
+    return nk, s1, np.tril(S) + np.tril(S, -1).transpose(0, 2, 1)
+
+
+def gmm_em_step(X, weights, means, precisions_cholesky, covariance_type, center=None,
+                n_threads=None):
+    """One fused pass of EM for a Gaussian mixture: E-step and M-step statistics.
+
+    For the current parameters, computes for every row ``x`` the
+    responsibilities ``r_k = P(component k | x)`` and ``log p(x)``, and sums
+    over rows what the M-step needs, without forming the n x K matrix of
+    responsibilities (rows are processed in tiles, in parallel)::
+
+        log_likelihood = sum_i log p(x_i)
+        nk[k]          = sum_i r_ik
+        s1[k]          = sum_i r_ik (x_i - c_k)
+        s2             diag:      s2[k]    = sum_i r_ik (x_i - c_k) ** 2
+                       spherical: s2[k]    = sum_i r_ik |x_i - c_k| ** 2
+                       tied:      None (the M-step needs only nk and s1)
+                       full:      s2[k]    = sum_i r_ik (x_i - c_k)(x_i - c_k).T
+
+    where ``c_k = center`` for diag, spherical and tied, and ``c_k = means[k]``
+    (the current means) for full. Accumulating around a center close to the
+    data keeps the M-step's variances free of cancellation.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        float32 data is computed in float32 (statistics in float64).
+    weights : array-like of shape (n_components,)
+    means : array-like of shape (n_components, n_features)
+    precisions_cholesky : array-like
+        As scikit-learn's ``precisions_cholesky_``: (K, d, d) for 'full',
+        (d, d) for 'tied', (K, d) for 'diag', (K,) for 'spherical'.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    center : array-like of shape (n_features,), optional
+        Default zeros; the data mean is the best choice. Like ``means`` for
+        'full', it is rounded to X's dtype before use.
+    n_threads : int, optional
+
+    Returns
+    -------
+    log_likelihood : float
+    nk : ndarray of shape (n_components,)
+    s1 : ndarray of shape (n_components, n_features)
+    s2 : ndarray or None
+        All float64.
+    """
+    total, acc1, acc2 = _gmm_pass(X, weights, means, precisions_cholesky,
+                                  covariance_type, center, True, None, None, None,
+                                  n_threads)
+    K, d = np.shape(means)
+    return (total,) + _unpack_stats(covariance_type, K, d, acc1, acc2)
+
+
+def gmm_estimate(X, weights, means, precisions_cholesky, covariance_type, output="score",
+                 center=None, n_threads=None):
+    """Per-row log-likelihoods, and labels or responsibilities, tile by tile.
+
+    Parameters
+    ----------
+    X, weights, means, precisions_cholesky, covariance_type, center, n_threads
+        As in :func:`gmm_em_step`.
+    output : {'score', 'labels', 'proba'}
+        What to return besides ``log p(x)``: nothing, the most probable
+        component of each row, or the responsibilities (the only n x K array,
+        in X's dtype; nothing else of that size is held).
+
+    Returns
+    -------
+    log_prob : ndarray of shape (n_samples,), float64
+        ``log p(x_i)`` under the mixture.
+    extra : None, ndarray of intp (n_samples,) or ndarray (n_samples, n_components)
+    """
+    if output not in ("score", "labels", "proba"):
+        raise ValueError(f"output must be 'score', 'labels' or 'proba', got {output!r}")
+    n = np.shape(X)[0]
+    K = np.shape(means)[0]
+    lpn = np.empty(n)
+    labels = np.empty(n, dtype=np.intp) if output == "labels" else None
+    proba = (np.empty((n, K), dtype=_float_dtype(np.asarray(X)))
+             if output == "proba" else None)
+    _gmm_pass(X, weights, means, precisions_cholesky, covariance_type, center, False,
+              lpn, labels, proba, n_threads)
+    return lpn, (labels if output == "labels" else proba)
+
+
+def gmm_resp_stats(X, resp, covariance_type, center=None, n_threads=None):
+    """M-step statistics for given responsibilities (used to initialize).
+
+    Same sums as :func:`gmm_em_step` with ``r = resp``, all taken around
+    ``center`` (full included).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    resp : array-like of shape (n_samples, n_components)
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    center : array-like of shape (n_features,), optional
+    n_threads : int, optional
+
+    Returns
+    -------
+    nk, s1, s2
+        As in :func:`gmm_em_step`.
+    """
+    if covariance_type not in _COV_CODE:
+        raise ValueError(f"covariance_type must be one of {list(COVARIANCE_TYPES)}, "
+                         f"got {covariance_type!r}")
+    X = np.asarray(X)
+    dtype = _float_dtype(X)
+    X = _as_c(X, dtype, "X")
+    n, d = X.shape
+    resp = _as_c(resp, dtype, "resp")
+    _check_shape("resp", resp.shape, (n, resp.shape[1]))
+    K = resp.shape[1]
+    center = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
+    _check_shape("center", center.shape, (d,))
+    with single_threaded_blas():
+        acc1, acc2 = _gmm.resp_stats(X, resp, _COV_CODE[covariance_type],
+                                     np.ascontiguousarray(center, dtype=dtype),
+                                     _gmm_tile(d, K), effective_n_threads(n_threads))
+    return _unpack_stats(covariance_type, K, d, acc1, acc2)
+
+
+
+# ---------------------------------------------------------------------------- k-means
+
+_KMEANS_TILE = 256
+
+
+def _rng(random_state):
+    from ._validation import check_random_state
+
+    return check_random_state(random_state)
+
+
+def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, n_threads=None):
+    """k-means++ seeding (greedy, with local trials), as scikit-learn's.
+
+    Draws from ``random_state`` exactly as ``sklearn.cluster.kmeans_plusplus``
+    does (one ``choice`` for the first center, then ``n_local_trials``
+    uniforms per center), so the same seed picks the same points up to
+    floating-point ties. The distances of all rows to the candidates are
+    computed in parallel, in float64.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    random_state : None, int, RandomState or Generator
+    n_local_trials : int, optional
+        Candidates tried per center; default ``2 + int(log(n_clusters))``.
+    n_threads : int, optional
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+        Rows of X, in X's dtype.
+    indices : ndarray of shape (n_clusters,)
+        Their row indices.
+    """
+    X = np.asarray(X)
+    X = _as_c(X, _float_dtype(X), "X")
+    n = X.shape[0]
+    if not 1 <= n_clusters <= n:
+        raise ValueError(f"n_clusters must be in [1, {n}], got {n_clusters}")
+    rng = _rng(random_state)
+    n_threads = effective_n_threads(n_threads)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    weight = np.ones(n, dtype=X.dtype)
+    indices = np.full(n_clusters, -1, dtype=int)
+    indices[0] = rng.choice(n, p=weight / weight.sum())
+    closest = np.full(n, np.inf)
+    out = np.empty((1, n))
+    pot = _kmeans.pp_distances(X, X[indices[:1]], closest, out, _KMEANS_TILE, n_threads)
+    closest, current_pot = out[0].copy(), pot[0]
+    out = np.empty((n_local_trials, n))
+    for c in range(1, n_clusters):
+        rand_vals = rng.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(closest), rand_vals)
+        np.clip(candidate_ids, None, n - 1, out=candidate_ids)
+        pots = _kmeans.pp_distances(X, X[candidate_ids], closest, out, _KMEANS_TILE,
+                                    n_threads)
+        best = int(np.argmin(pots))
+        current_pot = pots[best]
+        closest[:] = out[best]
+        indices[c] = candidate_ids[best]
+    return X[indices], indices
+
+
+def _relocate_empty_clusters(Xc_rows, sums, counts, labels, dist):
+    """scikit-learn's rule: an empty cluster takes the point farthest from its center."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
+    for new_id, idx in zip(empty, far):
+        x = Xc_rows(idx)
+        old_id = labels[idx]
+        sums[old_id] -= x
+        sums[new_id] = x
+        counts[new_id] = 1
+        counts[old_id] -= 1
+
+
+def kmeans_lloyd(X, centers_init, max_iter=300, tol=1e-4, n_threads=None):
+    """Lloyd's k-means from given centers, as scikit-learn's ``KMeans`` runs it.
+
+    Works on data centered at its mean (as scikit-learn does, for accurate
+    distances) without copying X. Stops when no label changes (strict
+    convergence) or when the squared center shift falls to
+    ``tol * mean(var(X, axis=0))``; empty clusters take the points farthest
+    from their centers; unless converged strictly, the labels are
+    recomputed for the final centers.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    centers_init : array-like of shape (n_clusters, n_features)
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        Relative to the mean variance of the features.
+    n_threads : int, optional
+
+    Returns
+    -------
+    labels : ndarray of int32, shape (n_samples,)
+    inertia : float
+        Sum of squared distances of the rows to their centers.
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    n_iter : int
+    """
+    X = np.asarray(X)
+    dtype = _float_dtype(X)
+    X = _as_c(X, dtype, "X")
+    centers_init = _as_c(centers_init, np.float64, "centers_init")
+    n, d = X.shape
+    K = centers_init.shape[0]
+    _check_shape("centers_init", centers_init.shape, (K, d))
+    n_threads = effective_n_threads(n_threads)
+    mean = X.mean(axis=0, dtype=np.float64).astype(dtype)
+    center = mean.astype(np.float64)
+    tol = float(np.mean(X.var(axis=0, dtype=np.float64))) * tol if tol else 0.0
+    centers = (centers_init - center).astype(dtype)  # in the centered frame
+    labels = np.full(n, -1, dtype=np.int32)
+    dist = np.empty(n)
+
+    def xc_row(i):
+        return X[i].astype(np.float64) - center
+
+    strict = False
+    with single_threaded_blas():
+        for it in range(max_iter):
+            n_changed, sums, counts = _kmeans.lloyd_iter(
+                X, mean, centers, labels, dist, True, _KMEANS_TILE, n_threads)
+            _relocate_empty_clusters(xc_row, sums, counts, labels, dist)
+            nonempty = counts > 0
+            sums[nonempty] /= counts[nonempty, None]
+            new_centers = sums.astype(dtype)
+            shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+            centers = new_centers
+            if n_changed == 0:
+                strict = True
+                break
+            if shift <= tol:
+                break
+        if not strict:
+            _kmeans.lloyd_iter(X, mean, centers, labels, dist, False, _KMEANS_TILE,
+                               n_threads)
+        else:
+            # the labels were computed against the previous centers; distances
+            # (for the inertia) against the final ones
+            _kmeans.lloyd_iter(X, mean, centers, labels.copy(), dist, False,
+                               _KMEANS_TILE, n_threads)
+    return labels, float(dist.sum()), (centers + center).astype(dtype), it + 1

@@ -8,10 +8,12 @@ import time
 import numpy as np
 
 from . import kernels, reference
-from . import _cases_nmf
+from . import _cases_gmm, _cases_nmf
 
-# one module of cases per kernel family; each maps kernel name -> case maker
-CASE_MODULES = [_cases_nmf]
+# one module of cases per kernel family; each maps case name -> case maker.
+# A case name is the kernel's name, or "kernel:variant" for several cases
+# of one kernel (e.g. one per covariance type).
+CASE_MODULES = [_cases_nmf, _cases_gmm]
 
 # (m, n, k): 1x1, k=1, tall, wide, non-square
 SHAPES = [(1, 1, 1), (6, 4, 1), (60, 7, 3), (7, 60, 4), (45, 33, 5)]
@@ -32,6 +34,11 @@ def all_cases():
     for module in CASE_MODULES:
         cases.update(module.CASES)
     return cases
+
+
+def kernel_name(case):
+    """The kernel a case calls: its name up to any ``:variant``."""
+    return case.partition(":")[0]
 
 
 def _arrays_of(result):
@@ -56,8 +63,8 @@ def max_relative_error(name, m, n, k, dtype, seed=0):
     make = all_cases()[name]
     args, kwargs = make(np.random.default_rng(seed), m, n, k, dtype)
     args_k, args_r = copy.deepcopy(args), copy.deepcopy(args)
-    out_k = getattr(kernels, name)(*args_k, **kwargs)
-    out_r = getattr(reference, name)(*args_r, **kwargs)
+    out_k = getattr(kernels, kernel_name(name))(*args_k, **kwargs)
+    out_r = getattr(reference, kernel_name(name))(*args_r, **kwargs)
     pairs = list(zip(_arrays_of(out_k), _arrays_of(out_r)))
     pairs += [(a, b) for a, b in zip(args_k, args_r) if isinstance(a, np.ndarray)]
     worst = 0.0
@@ -86,8 +93,8 @@ def _best_time(func, args, kwargs, repeat):
 def speedup(name, m=400, n=300, k=16, dtype=np.float64, repeat=3):
     """Best-of-``repeat`` time of the twin divided by that of the kernel."""
     args, kwargs = all_cases()[name](np.random.default_rng(0), m, n, k, dtype)
-    t_kernel = _best_time(getattr(kernels, name), args, kwargs, repeat)
-    t_ref = _best_time(getattr(reference, name), args, kwargs, repeat)
+    t_kernel = _best_time(getattr(kernels, kernel_name(name)), args, kwargs, repeat)
+    t_ref = _best_time(getattr(reference, kernel_name(name)), args, kwargs, repeat)
     return t_ref / t_kernel, t_kernel, t_ref
 
 
@@ -113,7 +120,7 @@ def run(verbose=True, timing=True):
             row["speedup"], row["kernel_s"], row["reference_s"] = speedup(name)
         rows.append(row)
         if verbose:
-            line = f"{name:28s} max rel. error f32 {row['float32']:.1e}  f64 {row['float64']:.1e}"
+            line = f"{name:30s} max rel. error f32 {row['float32']:.1e}  f64 {row['float64']:.1e}"
             if timing:
                 line += f"   {row['speedup']:8.1f}x faster than numpy twin"
             print(line, flush=True)

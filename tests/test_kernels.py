@@ -11,8 +11,8 @@ KERNELS = sorted(selftest.all_cases())
 
 def test_every_kernel_has_a_twin_and_a_case():
     assert sorted(kernels.__all__) == sorted(reference.__all__)
-    assert sorted(kernels.__all__) == KERNELS
-    for name in KERNELS:
+    assert sorted(kernels.__all__) == sorted({selftest.kernel_name(c) for c in KERNELS})
+    for name in kernels.__all__:
         assert callable(getattr(kernels, name)) and callable(getattr(reference, name))
 
 
@@ -27,7 +27,7 @@ def test_kernel_matches_reference(name, shape, dtype):
 def _run(name, n_threads, dtype=np.float64, shape=(120, 50, 6)):
     args, kwargs = selftest.all_cases()[name](np.random.default_rng(1), *shape, dtype)
     args = copy.deepcopy(args)
-    out = getattr(kernels, name)(*args, n_threads=n_threads, **kwargs)
+    out = getattr(kernels, selftest.kernel_name(name))(*args, n_threads=n_threads, **kwargs)
     arrays = [np.asarray(a.toarray() if hasattr(a, "toarray") else a)
               for a in selftest._arrays_of(out) + [a for a in args if isinstance(a, np.ndarray)]]
     return arrays

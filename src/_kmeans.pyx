@@ -1,0 +1,146 @@
+"""k-means kernels: k-means++ candidate distances and Lloyd iterations.
+
+Used to initialize Gaussian mixtures (``init_params='kmeans'`` and
+``'k-means++'``) without scikit-learn. Modelled on scikit-learn's
+``_k_means_lloyd.pyx``: rows are processed in tiles, in parallel (OpenMP,
+static schedule); each thread keeps its own partial sums, merged in thread
+order afterwards. The Python driver is in ``fastfactor.kernels``; inputs
+are trusted (shapes, dtypes, contiguity).
+"""
+from cython.parallel cimport prange, threadid
+from libc.math cimport INFINITY
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+from _fused cimport floating
+
+import numpy as np
+
+
+cdef inline double _sqdist(const floating* x, const floating* c, int d) noexcept nogil:
+    # sum((x - c) ** 2) in float64, four partial sums
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t0, t1, t2, t3
+    cdef int j = 0
+    while j + 4 <= d:
+        t0 = <double>x[j] - c[j]
+        t1 = <double>x[j + 1] - c[j + 1]
+        t2 = <double>x[j + 2] - c[j + 2]
+        t3 = <double>x[j + 3] - c[j + 3]
+        s0 += t0 * t0
+        s1 += t1 * t1
+        s2 += t2 * t2
+        s3 += t3 * t3
+        j += 4
+    while j < d:
+        t0 = <double>x[j] - c[j]
+        s0 += t0 * t0
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+def pp_distances(const floating[:, ::1] X, const floating[:, ::1] C,
+                 const double[::1] closest, double[:, ::1] out, int tile,
+                 int n_threads):
+    """k-means++ trial: squared distances to each candidate, capped by ``closest``.
+
+    ``out[c, i] = min(|X[i] - C[c]|**2, closest[i])``; returns the potential
+    of each candidate, ``out.sum(axis=1)``, summed per thread then in
+    thread order.
+    """
+    cdef int n = X.shape[0], d = X.shape[1], t = C.shape[0]
+    cdef int n_tiles = (n + tile - 1) // tile
+    cdef int b, tid, i, c, start, stop
+    cdef double dist
+    n_threads = max(1, min(n_threads, n_tiles))
+    cdef double[:, ::1] pot = np.zeros((n_threads, t))
+    with nogil:
+        for b in prange(n_tiles, schedule='static', num_threads=n_threads):
+            tid = threadid()
+            start = b * tile
+            stop = min(n, start + tile)
+            for i in range(start, stop):
+                for c in range(t):
+                    dist = _sqdist(&X[i, 0], &C[c, 0], d)
+                    if closest[i] < dist:
+                        dist = closest[i]
+                    out[c, i] = dist
+                    pot[tid, c] += dist
+    return np.asarray(pot).sum(axis=0)
+
+
+cdef inline void _gemm_nt(int m, int n, int k, const floating* A, int lda,
+                          const floating* B, int ldb, floating* C,
+                          int ldc) noexcept nogil:
+    # Row-major C (m x n) = A (m x k) @ B.T (B is n x k), through
+    # column-major BLAS: C.T = B @ A.T.
+    cdef char tn = c'n', tt = c't'
+    cdef floating one = 1.0, zero = 0.0
+    if floating is double:
+        dgemm(&tt, &tn, &n, &m, &k, &one, <double*>B, &ldb, <double*>A, &lda,
+              &zero, C, &ldc)
+    else:
+        sgemm(&tt, &tn, &n, &m, &k, &one, <float*>B, &ldb, <float*>A, &lda,
+              &zero, C, &ldc)
+
+
+def lloyd_iter(const floating[:, ::1] X, const floating[::1] center,
+               const floating[:, ::1] centers, int[::1] labels, double[::1] dist,
+               bint update, int tile, int n_threads):
+    """One Lloyd iteration on ``xc = X - center`` (centers in the same frame).
+
+    Assigns each row to its nearest center (argmin of |c|**2 - 2 xc.c, by a
+    GEMM per tile; the first one on ties), stores its squared distance to
+    that center in ``dist`` and the label in ``labels`` (in place). With
+    ``update``, also sums the rows of each cluster (float64).
+
+    Returns ``(n_changed, sums, counts)``: how many labels changed, and the
+    per-cluster sums (K x d) and counts (K,) when ``update`` (else None).
+    """
+    cdef int n = X.shape[0], d = X.shape[1], K = centers.shape[0]
+    cdef int n_tiles = (n + tile - 1) // tile
+    cdef int b, tid, i, j, k, start, T, best
+    cdef double v, vbest
+    cdef floating* Z
+    cdef floating* D
+    n_threads = max(1, min(n_threads, n_tiles))
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] Zw = np.empty((n_threads, tile * d), dtype=dtype)
+    cdef floating[:, ::1] Dw = np.empty((n_threads, tile * K), dtype=dtype)
+    cdef double[::1] csq = np.zeros(K)
+    cdef double[:, ::1] sums = np.zeros((n_threads, K * d if update else 1))
+    cdef double[:, ::1] counts = np.zeros((n_threads, K if update else 1))
+    cdef long[::1] changed = np.zeros(n_threads, dtype=np.int_)
+    for k in range(K):
+        for j in range(d):
+            csq[k] += <double>centers[k, j] * centers[k, j]
+    with nogil:
+        for b in prange(n_tiles, schedule='static', num_threads=n_threads):
+            tid = threadid()
+            start = b * tile
+            T = min(tile, n - start)
+            Z = &Zw[tid, 0]
+            D = &Dw[tid, 0]
+            for i in range(T):
+                for j in range(d):
+                    Z[i * d + j] = X[start + i, j] - center[j]
+            _gemm_nt(T, K, d, Z, d, &centers[0, 0], d, D, K)
+            for i in range(T):
+                best = 0
+                vbest = INFINITY
+                for k in range(K):
+                    v = csq[k] - 2.0 * D[i * K + k]
+                    if v < vbest:
+                        vbest = v
+                        best = k
+                if labels[start + i] != best:
+                    changed[tid] += 1
+                    labels[start + i] = best
+                dist[start + i] = _sqdist(Z + i * d, &centers[best, 0], d)
+                if update:
+                    counts[tid, best] += 1
+                    for j in range(d):
+                        sums[tid, best * d + j] += Z[i * d + j]
+    n_changed = int(np.sum(changed))
+    if not update:
+        return n_changed, None, None
+    return (n_changed, np.asarray(sums).sum(axis=0).reshape(K, d),
+            np.asarray(counts).sum(axis=0))
