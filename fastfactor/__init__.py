@@ -5,14 +5,26 @@ low-level backend API and :mod:`fastfactor.reference` its numpy twin.
 """
 from ._base import NotFittedError
 from .nmf import NMF, non_negative_factorization
+from .sparse import (
+    DictionaryLearning,
+    MiniBatchDictionaryLearning,
+    SparseAutoencoder,
+    SparseCoder,
+    sparse_encode,
+)
 from .svd import randomized_svd
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DictionaryLearning",
+    "MiniBatchDictionaryLearning",
     "NMF",
     "NotFittedError",
     "non_negative_factorization",
     "randomized_svd",
+    "SparseAutoencoder",
+    "SparseCoder",
+    "sparse_encode",
     "__version__",
 ]
