@@ -30,6 +30,9 @@ import numpy as np
 # blocks, not the threads, fix the summation order, so the result is the
 # same for every thread count.
 cdef Py_ssize_t ROW_BLOCK = 64
+# Largest lasso working set packed into a contiguous per-thread copy of
+# G[A, A] (8 MB per thread at most); larger ones read G in place.
+cdef Py_ssize_t PACK_CAP = 1024
 
 
 # --------------------------------------------------------------------------
@@ -201,10 +204,68 @@ cdef Py_ssize_t _pick_violators(const double* c, const double* Gc, const floatin
     return n_active
 
 
+cdef (double, double) _sweep_packed(const double* GA, const double* qA, double* cA,
+                                    double* GcA, Py_ssize_t a, double alpha,
+                                    bint positive) noexcept nogil:
+    # one cyclic sweep over a working set packed contiguously:
+    # GA = G[A, A] (a x a), qA = q[A], cA = c[A], GcA = (G c)[A]
+    cdef Py_ssize_t s, l
+    cdef double gjj, wj, tmp, new, delta, w_max = 0.0, d_w_max = 0.0
+    cdef const double* row
+    for s in range(a):
+        row = GA + s * a
+        gjj = row[s]
+        if gjj == 0.0:
+            continue
+        wj = cA[s]
+        tmp = qA[s] - GcA[s] + wj * gjj
+        new = _cd_update(tmp, alpha, gjj, positive)
+        if new != wj:
+            delta = new - wj
+            for l in range(a):
+                GcA[l] += delta * row[l]
+            cA[s] = new
+        if fabs(new - wj) > d_w_max:
+            d_w_max = fabs(new - wj)
+        if fabs(new) > w_max:
+            w_max = fabs(new)
+    return d_w_max, w_max
+
+
+cdef (double, double) _sweep_gather(const floating* G, const floating* q, double* c,
+                                    double* Gc, Py_ssize_t k, const Py_ssize_t* active,
+                                    Py_ssize_t a, double alpha,
+                                    bint positive) noexcept nogil:
+    # the same sweep reading G in place (for working sets too big to pack)
+    cdef Py_ssize_t s, l, j
+    cdef double gjj, wj, tmp, new, delta, w_max = 0.0, d_w_max = 0.0
+    cdef const floating* row
+    for s in range(a):
+        j = active[s]
+        row = G + j * k
+        gjj = row[j]
+        if gjj == 0.0:
+            continue
+        wj = c[j]
+        tmp = q[j] - Gc[j] + wj * gjj
+        new = _cd_update(tmp, alpha, gjj, positive)
+        if new != wj:
+            delta = new - wj
+            for l in range(a):
+                Gc[active[l]] += delta * row[active[l]]
+            c[j] = new
+        if fabs(new - wj) > d_w_max:
+            d_w_max = fabs(new - wj)
+        if fabs(new) > w_max:
+            w_max = fabs(new)
+    return d_w_max, w_max
+
+
 cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                      Py_ssize_t k, double y_norm2, double alpha, double tol,
                      int max_iter, bint positive, double* c, double* Gc,
                      Py_ssize_t* active, double* score, Py_ssize_t* cand,
+                     double* GA, double* cA, double* GcA, double* qA, Py_ssize_t cap,
                      int* n_iter_out, double* gap_out) noexcept nogil:
     """Lasso for one signal by cyclic coordinate descent over a working set.
 
@@ -221,8 +282,9 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
     """
     cdef Py_ssize_t j, l, s, n_active, nnz
     cdef int n_iter = 0
+    cdef bint packed
     cdef double tol_abs = tol * y_norm2, inner_tol = tol
-    cdef double gap, gjj, wj, tmp, new, delta, w_max, d_w_max
+    cdef double gap, w_max, d_w_max
     cdef const floating* row
     for j in range(k):
         c[j] = c_io[j]
@@ -242,31 +304,29 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                                    max(8, nnz), score, cand)
         if n_active == nnz:
             inner_tol *= 0.01    # nothing to add: solve the working set more tightly
+        # gather the working set into contiguous buffers when it fits
+        packed = n_active <= cap
+        if packed:
+            for s in range(n_active):
+                row = G + active[s] * k
+                for l in range(n_active):
+                    GA[s * n_active + l] = row[active[l]]
+                cA[s] = c[active[s]]
+                GcA[s] = Gc[active[s]]
+                qA[s] = q[active[s]]
         # cyclic coordinate descent over the working set
         while n_iter < max_iter:
             n_iter += 1
-            w_max = 0.0
-            d_w_max = 0.0
-            for s in range(n_active):
-                j = active[s]
-                row = G + j * k
-                gjj = row[j]
-                if gjj == 0.0:
-                    continue
-                wj = c[j]
-                tmp = q[j] - Gc[j] + wj * gjj
-                new = _cd_update(tmp, alpha, gjj, positive)
-                if new != wj:
-                    delta = new - wj
-                    for l in range(n_active):
-                        Gc[active[l]] += delta * row[active[l]]
-                    c[j] = new
-                if fabs(new - wj) > d_w_max:
-                    d_w_max = fabs(new - wj)
-                if fabs(new) > w_max:
-                    w_max = fabs(new)
+            if packed:
+                d_w_max, w_max = _sweep_packed(GA, qA, cA, GcA, n_active, alpha, positive)
+            else:
+                d_w_max, w_max = _sweep_gather(G, q, c, Gc, k, active, n_active, alpha,
+                                               positive)
             if w_max == 0.0 or d_w_max <= inner_tol * w_max:
                 break
+        if packed:
+            for s in range(n_active):
+                c[active[s]] = cA[s]
     for j in range(k):
         c_io[j] = <floating>c[j]
     n_iter_out[0] = n_iter
@@ -281,11 +341,21 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
     cdef double* c
     cdef double* Gc
     cdef double* score
+    cdef double* GA
+    cdef double* cA
+    cdef double* GcA
+    cdef double* qA
     cdef Py_ssize_t* active
     cdef Py_ssize_t* cand
+    # working sets up to `cap` atoms are packed into a contiguous G[A, A]
+    cdef Py_ssize_t cap = min(k, PACK_CAP)
     if n == 0 or k == 0:
         return
     with nogil, parallel(num_threads=n_threads):
+        GA = <double*>malloc(cap * cap * sizeof(double))
+        cA = <double*>malloc(cap * sizeof(double))
+        GcA = <double*>malloc(cap * sizeof(double))
+        qA = <double*>malloc(cap * sizeof(double))
         c = <double*>malloc(k * sizeof(double))
         Gc = <double*>malloc(k * sizeof(double))
         score = <double*>malloc(k * sizeof(double))
@@ -294,12 +364,16 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
         for i in prange(n, schedule='dynamic', chunksize=4):
             _lasso_one(&C[i, 0], &G[0, 0], &XD[i, 0], k, x_sqnorms[i], alpha, tol,
                        max_iter, positive, c, Gc, active, score, cand,
-                       &n_iter[i], &gaps[i])
+                       GA, cA, GcA, qA, cap, &n_iter[i], &gaps[i])
         free(c)
         free(Gc)
         free(score)
         free(active)
         free(cand)
+        free(GA)
+        free(cA)
+        free(GcA)
+        free(qA)
 
 
 # --------------------------------------------------------------------------
