@@ -111,7 +111,13 @@ def _fista(G, XD, x_sqnorms, alpha, init, max_iter, positive, n_threads):
     Every ten iterations the duality gap of each signal is computed (one
     more GEMM) and signals with gap <= 1e-8 * ||x||^2 (lasso_cd's rule)
     leave the batch, so the GEMMs shrink as the batch converges.
+
+    The work is in the GEMMs, which use BLAS's threads. The prox step
+    (1/k of a GEMM's work) runs on one thread: waking OpenMP threads between
+    two BLAS calls makes them compete with BLAS's still-spinning threads,
+    which measured 2-3x slower overall on the 2-core machine.
     """
+    del n_threads  # see above
     n, k = XD.shape
     L = float(scipy.linalg.eigvalsh(G.astype(np.float64), subset_by_index=[k - 1, k - 1])[0])
     result = np.zeros_like(XD) if init is None else np.array(init, dtype=XD.dtype, order="C")
@@ -126,7 +132,7 @@ def _fista(G, XD, x_sqnorms, alpha, init, max_iter, positive, n_threads):
         grad = momentum @ G
         grad -= xd
         kernels.fista_step(code, momentum, grad, t, 1.0 / L, alpha, positive=positive,
-                           n_threads=n_threads)
+                           n_threads=1)
         if it % 10 == 9:
             done = _lasso_gaps(code, G, xd, y2, alpha, positive) <= _TOL_LASSO_CD * y2
             if done.all():
