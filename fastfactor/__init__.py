@@ -6,6 +6,13 @@ low-level backend API and :mod:`fastfactor.reference` its numpy twin.
 from ._base import NotFittedError
 from .mixture import GaussianMixture
 from .nmf import NMF, non_negative_factorization
+from .sparse import (
+    DictionaryLearning,
+    MiniBatchDictionaryLearning,
+    SparseAutoencoder,
+    SparseCoder,
+    sparse_encode,
+)
 from .svd import randomized_svd
 from .persistence import load, save
 
@@ -13,11 +20,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GaussianMixture",
+    "DictionaryLearning",
+    "MiniBatchDictionaryLearning",
     "NMF",
     "NotFittedError",
     "non_negative_factorization",
     "randomized_svd",
     "load",
     "save",
+    "SparseAutoencoder",
+    "SparseCoder",
+    "sparse_encode",
     "__version__",
 ]

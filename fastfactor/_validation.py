@@ -372,3 +372,94 @@ def check_gmm_precisions(precisions, covariance_type, n_components, n_features, 
                              f"(covariance_type={covariance_type!r}); its smallest "
                              f"eigenvalue is {lowest:g}.")
     return P
+# ---------------------------------------------------------------------------
+# sparse coding
+# ---------------------------------------------------------------------------
+SPARSE_CODING_ALGORITHMS = ("lasso_lars", "lasso_cd", "omp", "threshold", "fista")
+# algorithms whose codes cannot be constrained to be non-negative
+_NO_POSITIVE = ("omp", "lars")
+
+
+def check_dictionary(dictionary, n_features, dtype, *, whom, name="dictionary",
+                     allow_zero_atoms=False):
+    """Validate a dictionary of atoms (one per row) against data with ``n_features``.
+
+    Returns a C-contiguous array of ``dtype``. Rejects NaN/inf, a width
+    that differs from the data's, and (unless ``allow_zero_atoms``) atoms
+    of zero norm, which no coding algorithm can use.
+    """
+    D = check_array(dictionary, name=name, dtype=(dtype,), whom=whom)
+    if D.shape[1] != n_features:
+        raise ValueError(
+            f"Dictionary and X have different numbers of features: {name} has "
+            f"{D.shape[1]} columns (shape {D.shape}) but X has {n_features}; {whom} needs "
+            f"{name} of shape (n_components, {n_features})."
+        )
+    if not allow_zero_atoms:
+        norms = np.einsum("ij,ij->i", D, D, dtype=np.float64)
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise ValueError(
+                f"{name} has {zero.size} atom(s) of zero norm (rows "
+                f"{zero[:10].tolist()}{'...' if zero.size > 10 else ''}); every atom "
+                f"(row) of {name} needs a non-zero norm for {whom}."
+            )
+    return D
+
+
+def check_sparse_coding(algorithm, *, alpha, n_nonzero_coefs, positive, max_iter,
+                        n_components, n_features, whom, prefix=""):
+    """Check the coding parameters shared by sparse_encode and the estimators.
+
+    ``prefix`` is prepended to parameter names in messages (e.g.
+    ``"transform_"`` for the estimators). Returns ``(alpha, n_nonzero_coefs)``
+    resolved as scikit-learn does: alpha defaults to 1, n_nonzero_coefs to
+    ``min(max(n_features // 10, 1), n_components)``.
+    """
+    if algorithm == "lars":
+        raise ValueError(
+            f"{prefix}algorithm='lars' (least angle regression limited to "
+            f"{prefix}n_nonzero_coefs atoms) is not implemented in fastfactor; use "
+            f"{prefix}algorithm='omp' for a fixed number of atoms, or one of "
+            f"{list(SPARSE_CODING_ALGORITHMS)!r}."
+        )
+    if not isinstance(algorithm, str) or algorithm not in SPARSE_CODING_ALGORITHMS:
+        raise ValueError(f"{prefix}algorithm must be one of "
+                         f"{list(SPARSE_CODING_ALGORITHMS)!r}, got {algorithm!r}.")
+    if not isinstance(positive, (bool, np.bool_)):
+        raise TypeError(f"positive{'_code' if prefix else ''} must be a bool, "
+                        f"got {positive!r}.")
+    if positive and algorithm in _NO_POSITIVE:
+        raise ValueError(
+            f"Positive constraint not supported for '{algorithm}' coding method: "
+            f"positive{'_code' if prefix else ''}=True needs {prefix}algorithm in "
+            "['lasso_lars', 'lasso_cd', 'threshold', 'fista']."
+        )
+    if alpha is None:
+        alpha = 1.0
+    else:
+        alpha = check_float(alpha, f"{prefix}alpha", min_value=0.0)
+    check_int(max_iter, f"{prefix}max_iter", min_value=0)
+    if n_nonzero_coefs is None:
+        n_nonzero_coefs = int(min(max(n_features / 10, 1), n_components))
+    else:
+        n_nonzero_coefs = check_int(n_nonzero_coefs, f"{prefix}n_nonzero_coefs", min_value=1)
+        if algorithm == "omp" and n_nonzero_coefs > n_components:
+            raise ValueError(
+                f"{prefix}n_nonzero_coefs={n_nonzero_coefs} is larger than the number of "
+                f"atoms in the dictionary ({n_components}); {whom} needs "
+                f"1 <= {prefix}n_nonzero_coefs <= {n_components}."
+            )
+    return alpha, n_nonzero_coefs
+
+
+def check_code(code, n_components, dtype, *, whom, name="X"):
+    """Validate codes given to inverse_transform (n_samples, n_components)."""
+    code = check_array(code, name=name, dtype=(dtype,), whom=whom)
+    if code.shape[1] != n_components:
+        raise ValueError(
+            f"The number of components in the code is different from the number of "
+            f"components in the dictionary: {whom}.inverse_transform expected {name} with "
+            f"{n_components} columns, got {code.shape[1]}."
+        )
+    return code

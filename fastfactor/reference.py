@@ -21,6 +21,11 @@ __all__ = [
     "gmm_resp_stats",
     "kmeans_plusplus",
     "kmeans_lloyd",
+    "soft_threshold",
+    "soft_threshold_grad",
+    "lasso_cd_gram",
+    "omp_gram",
+    "fista_step",
 ]
 
 
@@ -295,3 +300,146 @@ def kmeans_lloyd(X, centers_init, max_iter=300, tol=1e-4, n_threads=None):
         labels = dist_all.argmin(axis=1)
     inertia = float(dist_all.min(axis=1).sum())
     return labels.astype(np.int32), inertia, centers.astype(dtype), it + 1
+# ---------------------------------------------------------------------------
+# sparse coding
+# ---------------------------------------------------------------------------
+def _soft(z, thr, positive):
+    if positive:
+        return np.maximum(z - thr, 0.0)
+    return np.sign(z) * np.maximum(np.abs(z) - thr, 0.0)
+
+
+def soft_threshold(Z, threshold, positive=False, out=None, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.soft_threshold`."""
+    Z = np.asarray(Z)
+    thr = np.asarray(threshold, dtype=np.float64)
+    res = _soft(Z.astype(np.float64), thr, positive).astype(Z.dtype)
+    if out is not None:
+        out[...] = res
+        return out
+    return res
+
+
+def soft_threshold_grad(Z, grad_out, threshold, positive=False, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.soft_threshold_grad`."""
+    Z = np.asarray(Z)
+    z = Z.astype(np.float64)
+    g = np.asarray(grad_out, dtype=np.float64)
+    thr = np.asarray(threshold, dtype=np.float64)
+    passed = z > thr if positive else np.abs(z) > thr
+    grad_Z = np.where(passed, g, 0.0)
+    grad_thr = -(grad_Z * np.sign(z)).sum(axis=0)
+    return grad_Z.astype(Z.dtype), np.broadcast_to(grad_thr, (Z.shape[1],)).copy()
+
+
+def _lasso_gaps(C, G, Q, y2, alpha, positive):
+    """Duality gaps of 0.5||y - c D||^2 + alpha ||c||_1 per row, from G and Q = X D^T."""
+    GC = C @ G
+    R = Q - GC
+    qc = (C * Q).sum(axis=1)
+    R2 = y2 + (C * GC).sum(axis=1) - 2 * qc
+    if alpha == 0:
+        return (R ** 2).sum(axis=1)
+    dual_norm = R.max(axis=1) if positive else np.abs(R).max(axis=1)
+    scale = np.where(dual_norm > alpha, alpha / np.where(dual_norm > 0, dual_norm, 1), 1.0)
+    primal = 0.5 * R2 + alpha * np.abs(C).sum(axis=1)
+    dual = -0.5 * scale ** 2 * R2 + scale * (y2 - qc)
+    return primal - dual
+
+
+def lasso_cd_gram(code, gram, xd, x_sqnorms, alpha, max_iter=1000, tol=1e-8,
+                  positive=False, return_info=False, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.lasso_cd_gram`.
+
+    Plain cyclic coordinate descent over all coordinates, every signal at
+    once (one column of ``code`` per step), until each signal's duality gap
+    is <= tol * ||y||^2 after a sweep that moved it by <= tol (relative).
+    """
+    G = np.asarray(gram, dtype=np.float64)
+    Q = np.asarray(xd, dtype=np.float64)
+    y2 = np.asarray(x_sqnorms, dtype=np.float64)
+    C = code.astype(np.float64)
+    n, k = C.shape
+    running = _lasso_gaps(C, G, Q, y2, alpha, positive) > tol * y2
+    n_iter = np.zeros(n, dtype=np.intc)
+    for _ in range(max_iter):
+        if not running.any():
+            break
+        rows = np.flatnonzero(running)
+        c = C[rows]
+        old = c.copy()
+        for j in range(k):
+            if G[j, j] == 0:
+                continue
+            tmp = Q[rows, j] - c @ G[:, j] + c[:, j] * G[j, j]
+            if positive:
+                c[:, j] = np.maximum(tmp - alpha, 0) / G[j, j]
+            else:
+                c[:, j] = np.sign(tmp) * np.maximum(np.abs(tmp) - alpha, 0) / G[j, j]
+        C[rows] = c
+        n_iter[rows] += 1
+        small = np.abs(c - old).max(axis=1) <= tol * np.abs(c).max(axis=1)
+        gaps = _lasso_gaps(c, G, Q[rows], y2[rows], alpha, positive)
+        running[rows[small & (gaps <= tol * y2[rows])]] = False
+    code[...] = C.astype(code.dtype)
+    if return_info:
+        return n_iter, _lasso_gaps(C, G, Q, y2, alpha, positive)
+    return None
+
+
+def omp_gram(gram, xd, n_nonzero_coefs, x_sqnorms=None, tol=None, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.omp_gram` (least squares by solve)."""
+    xd = np.asarray(xd)
+    G = np.asarray(gram, dtype=np.float64)
+    Q = np.asarray(xd, dtype=np.float64)
+    n, k = Q.shape
+    eps = np.finfo(xd.dtype).eps
+    code = np.zeros((n, k))
+    n_active = np.zeros(n, dtype=np.intc)
+    for i in range(n):
+        q = Q[i]
+        support = []
+        coef = np.zeros(0)
+        res = q.copy()
+        while len(support) < n_nonzero_coefs:
+            lam = int(np.argmax(np.abs(res)))
+            if lam in support or res[lam] ** 2 < eps:
+                break
+            trial = support + [lam]
+            # the new atom must not depend on the chosen ones (Schur complement > eps)
+            if support:
+                w = np.linalg.solve(G[np.ix_(support, support)], G[support, lam])
+                if G[lam, lam] - G[support, lam] @ w <= eps:
+                    break
+            support = trial
+            coef = np.linalg.solve(G[np.ix_(support, support)], q[support])
+            res = q - G[:, support] @ coef
+            if tol is not None and x_sqnorms is not None:
+                if abs(x_sqnorms[i] - 2 * coef @ q[support]
+                       + coef @ G[np.ix_(support, support)] @ coef) <= tol:
+                    break
+        code[i, support] = coef
+        n_active[i] = len(support)
+    return code.astype(xd.dtype), n_active
+
+
+def fista_step(code, momentum, grad, t, step, alpha, positive=False, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.fista_step` (in place)."""
+    y = momentum.astype(np.float64)
+    c_old = code.astype(np.float64)
+    c_new = _soft(y - step * np.asarray(grad, dtype=np.float64), step * alpha, positive)
+    change = np.zeros(code.shape[0])
+    for i in range(code.shape[0]):
+        if (y[i] - c_new[i]) @ (c_new[i] - c_old[i]) > 0:
+            t[i], beta = 1.0, 0.0
+        else:
+            t_new = (1 + np.sqrt(1 + 4 * t[i] ** 2)) / 2
+            t[i], beta = t_new, (t[i] - 1) / t_new
+        d = c_new[i] - c_old[i]
+        norm2 = c_new[i] @ c_new[i]
+        change[i] = d @ d / norm2 if norm2 > 0 else d @ d
+        # momentum is built from c_new as stored in code's dtype, as the kernel does
+        cn = c_new[i].astype(code.dtype).astype(np.float64)
+        momentum[i] = cn + beta * (cn - c_old[i])
+        code[i] = cn
+    return change
