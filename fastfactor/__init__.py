@@ -5,7 +5,7 @@ low-level backend API and :mod:`fastfactor.reference` its numpy twin.
 """
 from ._base import NotFittedError
 from .nmf import NMF, non_negative_factorization
-from .svd import randomized_svd
+from .svd import TruncatedSVD, randomized_svd
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,7 @@ __all__ = [
     "NMF",
     "NotFittedError",
     "non_negative_factorization",
+    "TruncatedSVD",
     "randomized_svd",
     "__version__",
 ]
