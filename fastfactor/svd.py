@@ -93,7 +93,10 @@ def _resolve_sketch(sketch_dtype, normalizer, n_iter, dtype):
     else:
         sketch = np.dtype(sketch_dtype)
     if normalizer == "auto":
-        normalizer = "none" if (n_iter <= 2 and sketch == np.float64) or n_iter == 0 else "LU"
+        # scikit-learn picks LU here; a one-round Cholesky QR does the same job
+        # (keeps the block well conditioned) with BLAS-3 products only
+        normalizer = ("none" if (n_iter <= 2 and sketch == np.float64) or n_iter == 0
+                      else "cholesky")
     return sketch, normalizer
 
 
@@ -101,9 +104,45 @@ def _resolve_sketch(sketch_dtype, normalizer, n_iter, dtype):
 # numerical pieces
 # --------------------------------------------------------------------------
 
+def _householder(Y):
+    return scipy.linalg.qr(Y, mode="economic", check_finite=False)[0]
+
+
+def _cholesky_qr(Y, rounds):
+    """Q factor of a tall Y by Cholesky QR (Gram in float64), or None if Y is too ill-conditioned.
+
+    Every step is a BLAS-3 product (the Gram matrix and a triangular solve),
+    much faster than Householder QR on tall-skinny blocks. ``rounds=2``
+    (CholeskyQR2) is orthonormal to working precision when
+    ``cond(Y) < 1e6``; ``rounds=1`` is enough to keep power iterations well
+    conditioned.
+    """
+    for _ in range(rounds):
+        Y64 = Y.astype(np.float64, copy=False)
+        try:
+            R = scipy.linalg.cholesky(Y64.T @ Y64, lower=False, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        d = np.abs(np.diag(R))
+        if not np.all(np.isfinite(d)) or d.min() <= 1e-6 * d.max():
+            return None
+        # Y R^{-1}, as a triangular solve on the transposed system
+        Y = scipy.linalg.solve_triangular(R.astype(Y.dtype, copy=False), Y.T, trans="T",
+                                          lower=False, check_finite=False).T
+    return np.ascontiguousarray(Y)
+
+
 def _orth(Y):
-    """Orthonormal basis of the columns of Y (thin QR)."""
-    return scipy.linalg.qr(Y, mode="economic", check_finite=False, overwrite_a=True)[0]
+    """Orthonormal basis of the columns of Y (same dtype).
+
+    CholeskyQR2 when Y is tall and well conditioned, else Householder QR
+    (which also gives an orthonormal basis for a rank-deficient Y).
+    """
+    if Y.shape[0] >= 4 * Y.shape[1]:
+        Q = _cholesky_qr(Y, rounds=2)
+        if Q is not None:
+            return Q
+    return _householder(Y)
 
 
 def _normalize(Y, normalizer):
@@ -112,6 +151,9 @@ def _normalize(Y, normalizer):
         return _orth(Y)
     if normalizer == "LU":
         return scipy.linalg.lu(Y, permute_l=True, check_finite=False, overwrite_a=True)[0]
+    if normalizer == "cholesky":
+        Q = _cholesky_qr(Y, rounds=1) if Y.shape[0] >= 4 * Y.shape[1] else None
+        return Q if Q is not None else _householder(Y)
     # 'none': only rescale the columns, so that repeated products cannot
     # overflow (float32 reaches its limit after a few products otherwise)
     norms = np.sqrt(np.einsum("ij,ij->j", Y, Y))
@@ -126,6 +168,21 @@ def _project_out(W, Q):
         for _ in range(2):
             W -= Q @ (Q.T @ W)
     return W
+
+
+def _extend_basis(Q, Y):
+    """Orthonormal basis of the part of span(Y) orthogonal to the orthonormal Q.
+
+    Project, orthonormalize, project again and orthonormalize again: where Y
+    was (nearly) inside span(Q) the first orthonormalization only magnifies
+    rounding noise, which the second pass makes orthogonal to Q. At most
+    ``n - Q.shape[1]`` columns are returned (the space is then full).
+    """
+    Y = Y[:, :Q.shape[0] - Q.shape[1]]
+    if Y.shape[1] == 0:
+        return Y
+    Y = _orth(_project_out(Y, Q))
+    return _orth(_project_out(Y, Q))
 
 
 class _Sketcher:
@@ -162,14 +219,26 @@ class _Sketcher:
             W = self.sketch.tdot(Y)
         return W, previous
 
-    def finish(self, W):
-        """Orthonormal W in the working dtype and C = M @ W."""
-        W = _orth(W.astype(self.dtype, copy=False))
+    def finish(self, W, previous=None):
+        """Orthonormal basis of span(W, previous) in the working dtype, and C = M @ basis."""
+        W = _orth(W.astype(self.dtype))
+        if previous is not None:
+            W = np.hstack([W, _extend_basis(W, previous.astype(self.dtype))])
         return W, self.data.dot(W)
 
 
 def _svd_of_projection(W, C, driver="gesdd"):
-    """SVD of M ~ C W^T with W orthonormal: returns U, S, Vt (all columns)."""
+    """SVD of M ~ C W^T with W orthonormal: returns U, S, Vt (all columns).
+
+    C (m, l) is tall: it is first reduced to its l x l triangular factor
+    (CholeskyQR2 when well conditioned), whose SVD is cheap.
+    """
+    if C.shape[0] >= 4 * C.shape[1]:
+        Q = _cholesky_qr(C, rounds=2)
+        if Q is not None:
+            R = Q.T @ C
+            Ur, S, Vct = scipy.linalg.svd(R, check_finite=False, lapack_driver=driver)
+            return Q @ Ur, S, Vct @ W.T
     Uc, S, Vct = scipy.linalg.svd(C, full_matrices=False, check_finite=False,
                                   lapack_driver=driver)
     return Uc, S, Vct @ W.T
@@ -186,9 +255,7 @@ def _fixed_rank(sk, size, n_iter, normalizer, rng):
     m = sk.shape[0]
     Z = rng.standard_normal(size=(m, size)).astype(sk.sketch_dtype, copy=False)
     W, previous = sk.power_block(Z, n_iter, normalizer)
-    if previous is not None:
-        W = np.hstack([W, previous])
-    return sk.finish(W)
+    return sk.finish(W, previous)
 
 
 def _refine(sk, W, C):
@@ -239,9 +306,7 @@ def _grow_until_energy(sk, fraction, *, n_oversamples, n_iter, normalizer, rng,
         b = min(b, max_rank - l)
         Z = rng.standard_normal(size=(m, b)).astype(sk.sketch_dtype, copy=False)
         Wb, _ = sk.power_block(Z, n_iter, normalizer, Q=W)
-        Wb = _project_out(Wb.astype(dtype), W)
-        Wb = _orth(Wb)
-        Wb = _orth(_project_out(Wb, W))
+        Wb = _extend_basis(W, Wb.astype(dtype))
         Cb = sk.data.dot(Wb)
         # grow the Gram matrix C^T C (float64) by one block row/column
         cross = (C.T @ Cb).astype(np.float64)
