@@ -6,6 +6,7 @@ low-level backend API and :mod:`fastfactor.reference` its numpy twin.
 from ._base import NotFittedError
 from .mixture import GaussianMixture
 from .nmf import NMF, non_negative_factorization
+from .persistence import load, save
 from .sparse import (
     DictionaryLearning,
     MiniBatchDictionaryLearning,
@@ -13,23 +14,23 @@ from .sparse import (
     SparseCoder,
     sparse_encode,
 )
-from .svd import randomized_svd
-from .persistence import load, save
+from .svd import TruncatedSVD, randomized_svd
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GaussianMixture",
     "DictionaryLearning",
+    "GaussianMixture",
     "MiniBatchDictionaryLearning",
     "NMF",
     "NotFittedError",
-    "non_negative_factorization",
-    "randomized_svd",
-    "load",
-    "save",
     "SparseAutoencoder",
     "SparseCoder",
+    "TruncatedSVD",
+    "load",
+    "non_negative_factorization",
+    "randomized_svd",
+    "save",
     "sparse_encode",
     "__version__",
 ]

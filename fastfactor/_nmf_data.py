@@ -4,6 +4,8 @@ The solvers only need a few products with X; this class picks the fastest
 route for each storage (BLAS for dense, the parallel CSR kernels for
 sparse) and never densifies a sparse X beyond one tile of rows.
 """
+from functools import cached_property
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -22,9 +24,13 @@ class NMFData:
         self.dtype = X.dtype
         self.n_threads = n_threads
         self._Xt = None
-        values = X.data if self.sparse else X
-        self.sq_norm = float(np.dot(values.ravel().astype(np.float64, copy=False),
-                                    values.ravel().astype(np.float64, copy=False)))
+
+    @cached_property
+    def sq_norm(self):
+        """||X||_F^2, accumulated in float64 (computed on first use)."""
+        values = (self.X.data if self.sparse else self.X).ravel()
+        values = values.astype(np.float64, copy=False)
+        return float(np.dot(values, values))
 
     @property
     def Xt(self):

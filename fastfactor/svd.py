@@ -1,93 +1,749 @@
-"""Truncated SVD: randomized range finder (Halko, Martinsson & Tropp 2011)."""
+"""Truncated SVD: randomized range finder, ARPACK, and rank chosen by energy.
+
+Two entry points, drop-ins for scikit-learn's:
+
+* :func:`randomized_svd` (Halko, Martinsson & Tropp 2011), and
+* :class:`TruncatedSVD` (``algorithm='randomized'`` or ``'arpack'``).
+
+Both also accept ``n_components`` as a fraction in (0, 1): the rank is then
+the smallest one whose components keep that fraction of the matrix's
+*energy*, found without a full SVD (see :func:`randomized_svd`).
+
+How the randomized sketch is computed
+-------------------------------------
+The power iterations only have to find a subspace; its accuracy is limited
+by the randomized method (``(sigma_{k+1}/sigma_k)**(2q+1)``), not by the
+arithmetic, so for float64 input they run in float32 (half the memory
+traffic, twice the BLAS speed) and only the final pass, which makes the
+factors, runs in float64 (``sketch_dtype='auto'``). The sketch is taken on
+the row side: ``W = orth((M^T M)^q M^T Omega)`` and the factors come from the
+SVD of ``M @ W``, so ``U * S == M @ V`` exactly and ``fit_transform`` needs no
+extra pass over the data. Sparse input is never densified: its products use
+the parallel :func:`fastfactor.kernels.csr_matmul`.
+"""
+import numbers
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from ._validation import check_array, check_int, check_option, check_random_state
+from ._base import BaseEstimator, TransformerMixin, check_is_fitted
+from ._nmf_data import NMFData
+from ._validation import (
+    check_array,
+    check_float,
+    check_int,
+    check_option,
+    check_random_state,
+    validate_data,
+)
 
-__all__ = ["randomized_svd"]
+__all__ = ["randomized_svd", "TruncatedSVD", "energy_rank"]
+
+ENERGY_CONVENTIONS = ("squared", "linear")
+NORMALIZERS = ("auto", "QR", "LU", "none")
+SKETCH_DTYPES = ("auto", "float32", "float64")
+
+#: energy='linear' needs every singular value; they come from the Gram matrix
+#: of the smaller side, which must fit in memory (this many rows/columns).
+MAX_GRAM_SIDE = 20000
+
+# With a float32 sketch, a requested singular value smaller than this
+# fraction of the largest is near float32's resolution: one float64 power
+# iteration then cleans the subspace (see _refine).
+_FLOAT32_RESOLUTION = 1e-3
 
 
-def _range_finder(M, size, n_iter, normalizer, rng):
-    """Orthonormal basis (n_samples, size) approximating the range of M."""
-    Q = rng.normal(size=(M.shape[1], size))
-    if M.dtype.kind == "f":
-        Q = Q.astype(M.dtype, copy=False)
-    for _ in range(n_iter):
-        if normalizer == "none":
-            Q = M @ Q
-            Q = M.T @ Q
-        elif normalizer == "LU":
-            Q, _ = scipy.linalg.lu(M @ Q, permute_l=True)
-            Q, _ = scipy.linalg.lu(M.T @ Q, permute_l=True)
+# --------------------------------------------------------------------------
+# parameter checks shared by the function and the estimator
+# --------------------------------------------------------------------------
+
+def _check_n_components(n_components, max_rank, name="n_components"):
+    """Return ('rank', k) or ('energy', fraction)."""
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Real):
+        raise TypeError(
+            f"{name} must be an int (a rank) or a float in (0, 1) (a fraction of the energy), "
+            f"got {n_components!r} ({type(n_components).__name__})."
+        )
+    if isinstance(n_components, numbers.Integral):
+        return "rank", check_int(n_components, name, min_value=1, max_value=max_rank)
+    fraction = float(n_components)
+    if not (0.0 < fraction < 1.0):
+        raise ValueError(
+            f"{name} as a float is the fraction of the energy to keep and must be in (0, 1), "
+            f"got {n_components!r}; pass an int for a rank."
+        )
+    return "energy", fraction
+
+
+def _resolve_sketch(sketch_dtype, normalizer, n_iter, dtype):
+    """Sketch dtype and power-iteration normalizer actually used.
+
+    Un-normalized power iterations squeeze the trailing directions of the
+    block below float32's resolution after a product or two, so a float32
+    sketch always normalizes ('auto' -> 'LU'), and an explicit 'none' on
+    float64 input keeps the sketch in float64 (scikit-learn's behaviour).
+    """
+    check_option(sketch_dtype, "sketch_dtype", SKETCH_DTYPES)
+    check_option(normalizer, "power_iteration_normalizer", NORMALIZERS)
+    if dtype == np.float32:
+        sketch = np.dtype(np.float32)
+    elif sketch_dtype == "auto":
+        sketch = np.dtype(np.float64 if normalizer == "none" else np.float32)
+    else:
+        sketch = np.dtype(sketch_dtype)
+    if normalizer == "auto":
+        # scikit-learn picks LU here; a one-round Cholesky QR does the same job
+        # (keeps the block well conditioned) with BLAS-3 products only
+        normalizer = ("none" if (n_iter <= 2 and sketch == np.float64) or n_iter == 0
+                      else "cholesky")
+    return sketch, normalizer
+
+
+# --------------------------------------------------------------------------
+# numerical pieces
+# --------------------------------------------------------------------------
+
+def _householder(Y):
+    return scipy.linalg.qr(Y, mode="economic", check_finite=False)[0]
+
+
+def _cholesky_qr(Y, rounds):
+    """Q factor of a tall Y by Cholesky QR (Gram in float64), or None if Y is too ill-conditioned.
+
+    Every step is a BLAS-3 product (the Gram matrix and a triangular solve),
+    much faster than Householder QR on tall-skinny blocks. ``rounds=2``
+    (CholeskyQR2) is orthonormal to working precision when
+    ``cond(Y) < 1e6``; ``rounds=1`` is enough to keep power iterations well
+    conditioned.
+    """
+    for _ in range(rounds):
+        Y64 = Y.astype(np.float64, copy=False)
+        try:
+            R = scipy.linalg.cholesky(Y64.T @ Y64, lower=False, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        d = np.abs(np.diag(R))
+        if not np.all(np.isfinite(d)) or d.min() <= 1e-6 * d.max():
+            return None
+        # Y R^{-1}, as a triangular solve on the transposed system
+        Y = scipy.linalg.solve_triangular(R.astype(Y.dtype, copy=False), Y.T, trans="T",
+                                          lower=False, check_finite=False).T
+    return np.ascontiguousarray(Y)
+
+
+def _orth(Y):
+    """Orthonormal basis of the columns of Y (same dtype).
+
+    CholeskyQR2 when Y is tall and well conditioned, else Householder QR
+    (which also gives an orthonormal basis for a rank-deficient Y).
+    """
+    if Y.shape[0] >= 4 * Y.shape[1]:
+        Q = _cholesky_qr(Y, rounds=2)
+        if Q is not None:
+            return Q
+    return _householder(Y)
+
+
+def _normalize(Y, normalizer):
+    """Keep a power-iteration block well conditioned (its span is unchanged)."""
+    if normalizer == "QR":
+        return _orth(Y)
+    if normalizer == "LU":
+        return scipy.linalg.lu(Y, permute_l=True, check_finite=False, overwrite_a=True)[0]
+    if normalizer == "cholesky":
+        Q = _cholesky_qr(Y, rounds=1) if Y.shape[0] >= 4 * Y.shape[1] else None
+        return Q if Q is not None else _householder(Y)
+    # 'none': only rescale the columns, so that repeated products cannot
+    # overflow (float32 reaches its limit after a few products otherwise)
+    norms = np.sqrt(np.einsum("ij,ij->j", Y, Y))
+    norms[norms == 0] = 1
+    Y /= norms
+    return Y
+
+
+def _project_out(W, Q):
+    """W - Q (Q^T W) in place, twice (classical Gram-Schmidt with re-orthogonalization)."""
+    if Q.shape[1]:
+        for _ in range(2):
+            W -= Q @ (Q.T @ W)
+    return W
+
+
+def _extend_basis(Q, Y):
+    """Orthonormal basis of the part of span(Y) orthogonal to the orthonormal Q.
+
+    Project, orthonormalize, project again and orthonormalize again: where Y
+    was (nearly) inside span(Q) the first orthonormalization only magnifies
+    rounding noise, which the second pass makes orthogonal to Q. At most
+    ``n - Q.shape[1]`` columns are returned (the space is then full).
+    """
+    Y = Y[:, :Q.shape[0] - Q.shape[1]]
+    if Y.shape[1] == 0:
+        return Y
+    Y = _orth(_project_out(Y, Q))
+    return _orth(_project_out(Y, Q))
+
+
+class _Sketcher:
+    """Products with M in the sketch dtype and in the working dtype.
+
+    ``M`` is validated (C-contiguous ndarray or CSR with intp indices).
+    The sketch copy is made once, only when its dtype differs.
+    """
+
+    def __init__(self, M, sketch_dtype, n_threads=None):
+        self.data = NMFData(M, n_threads)
+        self.shape = M.shape
+        self.dtype = M.dtype
+        if sketch_dtype == M.dtype:
+            self.sketch = self.data
         else:
-            Q, _ = scipy.linalg.qr(M @ Q, mode="economic")
-            Q, _ = scipy.linalg.qr(M.T @ Q, mode="economic")
-    Q, _ = scipy.linalg.qr(M @ Q, mode="economic")
-    return Q
+            self.sketch = NMFData(M.astype(sketch_dtype), n_threads)
+        self.sketch_dtype = np.dtype(sketch_dtype)
+
+    def power_block(self, Z, n_iter, normalizer, Q=None):
+        """Row-space block ``(M^T M)^n_iter M^T Z`` (deflated against Q), in the sketch dtype.
+
+        Returns the block and the normalized iterate before the last
+        ``M^T M`` product (None when ``n_iter == 0``).
+        """
+        Qs = None if Q is None else Q.astype(self.sketch_dtype, copy=False)
+        W = self.sketch.tdot(Z)
+        previous = None
+        for _ in range(n_iter):
+            if Qs is not None:
+                _project_out(W, Qs)
+            W = previous = _normalize(W, normalizer)
+            Y = _normalize(self.sketch.dot(W), normalizer)
+            W = self.sketch.tdot(Y)
+        return W, previous
+
+    def finish(self, W, previous=None):
+        """Orthonormal basis of span(W, previous) in the working dtype, and C = M @ basis."""
+        W = _orth(W.astype(self.dtype))
+        if previous is not None:
+            W = np.hstack([W, _extend_basis(W, previous.astype(self.dtype))])
+        return W, self.data.dot(W)
 
 
-def _flip_signs(U, Vt):
-    # make the largest-magnitude entry of each right singular vector positive
-    signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
+def _svd_of_projection(W, C, driver="gesdd"):
+    """SVD of M ~ C W^T with W orthonormal: returns U, S, Vt (all columns).
+
+    C (m, l) is tall: it is first reduced to its l x l triangular factor
+    (CholeskyQR2 when well conditioned), whose SVD is cheap.
+    """
+    if C.shape[0] >= 4 * C.shape[1]:
+        Q = _cholesky_qr(C, rounds=2)
+        if Q is not None:
+            R = Q.T @ C
+            Ur, S, Vct = scipy.linalg.svd(R, check_finite=False, lapack_driver=driver)
+            return Q @ Ur, S, Vct @ W.T
+    Uc, S, Vct = scipy.linalg.svd(C, full_matrices=False, check_finite=False,
+                                  lapack_driver=driver)
+    return Uc, S, Vct @ W.T
+
+
+def _fixed_rank(sk, size, n_iter, normalizer, rng):
+    """Row-space basis W and C = M @ W for a rank-``size`` sketch.
+
+    The last two iterates of the power iteration are both kept (a two-block
+    Krylov space, at the price of a final pass twice as wide): the best
+    rank-k approximation with rows in a larger subspace is never worse, and
+    on flat spectra it is clearly better than the last iterate alone.
+    """
+    m = sk.shape[0]
+    Z = rng.standard_normal(size=(m, size)).astype(sk.sketch_dtype, copy=False)
+    W, previous = sk.power_block(Z, n_iter, normalizer)
+    return sk.finish(W, previous)
+
+
+def _refine(sk, W, C):
+    """One float64 subspace iteration from the current basis: W <- orth(M^T M W)."""
+    Y = _orth(C)
+    W = _orth(sk.data.tdot(Y))
+    return W, sk.data.dot(W)
+
+
+def _energy_target(S_sq_or_S, total, fraction):
+    """Smallest k with cumsum(values)[k-1] >= fraction * total, or None."""
+    cum = np.cumsum(S_sq_or_S, dtype=np.float64)
+    k = int(np.searchsorted(cum, fraction * total, side="left")) + 1
+    return k if k <= len(cum) else None
+
+
+def _sq_norm(sk):
+    return sk.data.sq_norm
+
+
+def _grow_until_energy(sk, fraction, *, n_oversamples, n_iter, normalizer, rng,
+                       block_size, max_rank):
+    """Grow a row-space basis block by block until it holds ``fraction`` of ||M||_F^2.
+
+    Returns W (n, l) orthonormal, C = M @ W, and the rank k found.
+
+    Each new block is a Gaussian sketch pushed through ``n_iter`` power
+    iterations of the *deflated* matrix ``M (I - W W^T)``, so it finds the
+    next directions rather than the ones already held; it is then
+    re-orthogonalized against W (twice) in the working dtype. After each
+    block the squared singular values of ``M W`` (the eigenvalues of the
+    small Gram matrix ``C^T C``) give the energy of the best rank-j
+    approximation inside the current subspace, which never exceeds the true
+    ``sum_{i<=j} sigma_i^2``; growth stops at the first rank k that reaches
+    the target with ``n_oversamples`` extra columns behind it (or when the
+    basis spans the whole row space).
+    """
+    m, n = sk.shape
+    dtype = sk.dtype
+    total = _sq_norm(sk)
+    W = np.empty((n, 0), dtype=dtype)
+    C = np.empty((m, 0), dtype=dtype)
+    G = np.empty((0, 0), dtype=np.float64)
+    k = None
+    while True:
+        l = W.shape[1]
+        b = block_size if block_size != "auto" else max(16, n_oversamples, l // 4)
+        b = min(b, max_rank - l)
+        Z = rng.standard_normal(size=(m, b)).astype(sk.sketch_dtype, copy=False)
+        Wb, _ = sk.power_block(Z, n_iter, normalizer, Q=W)
+        Wb = _extend_basis(W, Wb.astype(dtype))
+        Cb = sk.data.dot(Wb)
+        # grow the Gram matrix C^T C (float64) by one block row/column
+        cross = (C.T @ Cb).astype(np.float64)
+        G = np.block([[G, cross], [cross.T, (Cb.T @ Cb).astype(np.float64)]])
+        W = np.hstack([W, Wb])
+        C = np.hstack([C, Cb])
+        l = W.shape[1]
+        energies = np.clip(scipy.linalg.eigvalsh(G, check_finite=False)[::-1], 0, None)
+        k = _energy_target(energies, total, fraction)
+        if l >= max_rank:
+            if k is None:  # rounding: the whole row space is held, so is all the energy
+                k = _energy_target(energies, total * (1 - 1e-5), fraction) or l
+            return W, C, k
+        if k is not None and k + n_oversamples <= l:
+            return W, C, k
+
+
+def _all_singular_values(M):
+    """Every singular value of M (values only), from the Gram matrix of the smaller side.
+
+    float64 throughout; O(m n min(m, n)) time and min(m, n)^2 memory. The
+    small singular values carry an absolute error of about
+    ``sqrt(eps) * sigma_1`` (squaring halves the precision), which is
+    negligible in a sum over all of them (the nuclear norm).
+    """
+    m, n = M.shape
+    if min(m, n) > MAX_GRAM_SIDE:
+        raise ValueError(
+            f"energy='linear' needs every singular value (their sum is the denominator), "
+            f"computed from a {min(m, n)}x{min(m, n)} Gram matrix, larger than the limit "
+            f"fastfactor.svd.MAX_GRAM_SIDE={MAX_GRAM_SIDE}; use energy='squared' (exact "
+            "without a full SVD) or an int n_components."
+        )
+    A = M.astype(np.float64)
+    if m < n:
+        A = A.T
+    G = A.T @ A
+    if sp.issparse(G):
+        G = G.toarray()
+    lam = scipy.linalg.eigvalsh(G, check_finite=False, overwrite_a=True)[::-1]
+    return np.sqrt(np.clip(lam, 0, None))
+
+
+def energy_rank(singular_values, fraction, total=None, energy="squared"):
+    """Smallest rank whose singular values keep ``fraction`` of the energy.
+
+    Parameters
+    ----------
+    singular_values : array-like of shape (r,)
+        Singular values in decreasing order (possibly only the leading ones).
+    fraction : float in (0, 1)
+    total : float, optional
+        The energy of the whole matrix: ``||X||_F^2`` for ``energy='squared'``
+        and the nuclear norm (sum of all singular values) for ``'linear'``.
+        Default: the energy of the values given (they are all of them).
+    energy : {'squared', 'linear'}
+        Sum squared singular values, or the singular values themselves.
+
+    Returns
+    -------
+    int
+        The rank, or ``len(singular_values)`` when the values given do not
+        reach the target.
+    """
+    check_option(energy, "energy", ENERGY_CONVENTIONS)
+    fraction = check_float(fraction, "fraction", min_value=0, max_value=1,
+                           min_inclusive=False, max_inclusive=False)
+    s = np.asarray(singular_values, dtype=np.float64)
+    values = s ** 2 if energy == "squared" else s
+    if total is None:
+        total = values.sum()
+    k = _energy_target(values, total, fraction)
+    return len(s) if k is None else k
+
+
+def _flip_signs(U, Vt, u_based=True):
+    """scikit-learn's svd_flip: the largest-magnitude entry of each U column (or Vt row) > 0."""
+    if u_based:
+        idx = np.argmax(np.abs(U), axis=0)
+        signs = np.sign(U[idx, np.arange(U.shape[1])])
+    else:
+        idx = np.argmax(np.abs(Vt), axis=1)
+        signs = np.sign(Vt[np.arange(Vt.shape[0]), idx])
     signs[signs == 0] = 1
+    signs = signs.astype(U.dtype, copy=False)
     return U * signs, Vt * signs[:, None]
+
+
+# --------------------------------------------------------------------------
+# public function
+# --------------------------------------------------------------------------
+
+def _randomized_svd(M, n_components, *, n_oversamples, n_iter, power_iteration_normalizer,
+                    transpose, random_state, svd_lapack_driver="gesdd", energy="squared",
+                    sketch_dtype="auto", block_size="auto", n_threads=None):
+    """Validated core of :func:`randomized_svd`: returns U, S, Vt (unflipped)."""
+    max_rank = min(M.shape)
+    mode, value = _check_n_components(n_components, max_rank)
+    n_oversamples = check_int(n_oversamples, "n_oversamples", min_value=0)
+    check_option(energy, "energy", ENERGY_CONVENTIONS)
+    check_option(svd_lapack_driver, "svd_lapack_driver", ("gesdd", "gesvd"))
+    if block_size != "auto":
+        block_size = check_int(block_size, "block_size", min_value=1)
+    if n_iter != "auto":
+        n_iter = check_int(n_iter, "n_iter", min_value=0)
+    check_option(power_iteration_normalizer, "power_iteration_normalizer", NORMALIZERS)
+    if transpose != "auto" and not isinstance(transpose, (bool, np.bool_)):
+        raise TypeError(f"transpose must be a bool or 'auto', got {transpose!r}.")
+    check_option(sketch_dtype, "sketch_dtype", SKETCH_DTYPES)
+    rng = check_random_state(random_state)
+
+    if mode == "energy" and energy == "linear":
+        # the plain sum of singular values needs all of them (see the docstring)
+        s_all = _all_singular_values(M)
+        mode, value = "rank", energy_rank(s_all, value, energy="linear")
+
+    if transpose == "auto":
+        transpose = M.shape[0] < M.shape[1]
+    if transpose:
+        M = M.T.tocsr() if sp.issparse(M) else np.ascontiguousarray(M.T)
+        if sp.issparse(M):
+            M.indices = M.indices.astype(np.intp, copy=False)
+            M.indptr = M.indptr.astype(np.intp, copy=False)
+    if n_iter == "auto":
+        n_iter = (7 if value < 0.1 * max_rank else 4) if mode == "rank" else 5
+    sketch, normalizer = _resolve_sketch(sketch_dtype, power_iteration_normalizer, n_iter,
+                                         M.dtype)
+    sk = _Sketcher(M, sketch, n_threads)
+
+    if mode == "rank":
+        k = value
+        size = min(k + n_oversamples, max_rank)
+        W, C = _fixed_rank(sk, size, n_iter, normalizer, rng)
+    else:
+        W, C, k = _grow_until_energy(sk, value, n_oversamples=n_oversamples, n_iter=n_iter,
+                                     normalizer=normalizer, rng=rng, block_size=block_size,
+                                     max_rank=max_rank)
+    U, S, Vt = _svd_of_projection(W, C, svd_lapack_driver)
+    if (sk.sketch_dtype != sk.dtype and S[0] > 0
+            and S[min(k, len(S)) - 1] < _FLOAT32_RESOLUTION * S[0]):
+        # the requested components reach below float32's resolution: clean up in float64
+        W, C = _refine(sk, W, C)
+        U, S, Vt = _svd_of_projection(W, C, svd_lapack_driver)
+    U, S, Vt = U[:, :k], S[:k], Vt[:k]
+    if transpose:
+        U, Vt = Vt.T, U.T
+    return np.ascontiguousarray(U), S, np.ascontiguousarray(Vt)
 
 
 def randomized_svd(M, n_components, *, n_oversamples=10, n_iter="auto",
                    power_iteration_normalizer="auto", transpose="auto", flip_sign=True,
-                   random_state=None):
-    """Truncated SVD by a randomized range finder.
+                   random_state=None, svd_lapack_driver="gesdd", energy="squared",
+                   sketch_dtype="auto", block_size="auto"):
+    """Truncated SVD by a randomized range finder; the rank can be chosen by energy.
+
+    A drop-in for :func:`sklearn.utils.extmath.randomized_svd` (same
+    parameters, same sign convention), plus ``n_components`` as an energy
+    fraction.
 
     Parameters
     ----------
-    M : {ndarray, sparse matrix} of shape (n_samples, n_features)
-        Matrix to decompose.
-    n_components : int
-        Number of singular triplets to return.
+    M : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Matrix to decompose. float32 stays float32; sparse input is never
+        densified.
+    n_components : int or float
+        An int is the number of singular triplets to return
+        (``1 <= n_components <= min(M.shape)``). A float in (0, 1) is the
+        fraction of the energy to keep: the rank returned is the smallest k
+        with ``sum(s[:k]**2) >= n_components * ||M||_F^2`` (for
+        ``energy='squared'``), found by growing a randomized sketch block by
+        block (never a full SVD), see Notes.
     n_oversamples : int, default=10
-        Extra random vectors for a better range estimate.
+        Extra random vectors for a better range estimate; in energy mode,
+        how many columns the sketch must hold beyond the rank found.
     n_iter : int or 'auto', default='auto'
-        Power iterations: 7 when ``n_components < 0.1 * min(M.shape)``, else 4.
+        Power iterations: 7 when ``n_components < 0.1 * min(M.shape)``, else
+        4 (as scikit-learn); 5 per block in energy mode.
     power_iteration_normalizer : {'auto', 'QR', 'LU', 'none'}, default='auto'
-        Re-orthonormalisation between power iterations ('auto': 'LU' when
-        ``n_iter > 2`` else 'none').
+        Re-normalisation between power iterations ('auto': 'LU' when
+        ``n_iter > 2`` else 'none'; 'none' still rescales the columns,
+        which keeps the span and prevents overflow).
     transpose : bool or 'auto', default='auto'
-        Work on ``M.T`` (faster when M is wide); 'auto' does so when
-        ``n_samples < n_features``.
+        Work on ``M.T`` ('auto': when ``n_samples < n_features``).
     flip_sign : bool, default=True
-        Make the result deterministic in sign.
+        Make the signs deterministic: the largest-magnitude entry of each
+        column of U is positive (scikit-learn's convention).
     random_state : int, RandomState, Generator or None
+    svd_lapack_driver : {'gesdd', 'gesvd'}, default='gesdd'
+        LAPACK driver for the SVD of the small projected matrix.
+    energy : {'squared', 'linear'}, default='squared'
+        What "energy" means for a float ``n_components``: 'squared' sums the
+        squared singular values against ``||M||_F^2`` (the variance kept);
+        'linear' sums the singular values themselves against their total,
+        the nuclear norm (the classic image-compression recipe). See Notes
+        for what 'linear' costs.
+    sketch_dtype : {'auto', 'float32', 'float64'}, default='auto'
+        Precision of the power iterations. 'auto' uses float32 (the factors
+        are still computed in the input's precision from the final pass);
+        'float64' reproduces a plain float64 randomized SVD. When a
+        requested singular value falls below 1e-3 times the largest, one
+        extra float64 power iteration cleans the float32 subspace.
+    block_size : int or 'auto', default='auto'
+        Energy mode: columns added to the sketch per step ('auto': the
+        larger of 16, ``n_oversamples`` and a quarter of the current size).
 
     Returns
     -------
-    U : ndarray of shape (n_samples, n_components)
-    S : ndarray of shape (n_components,)
-    Vt : ndarray of shape (n_components, n_features)
+    U : ndarray of shape (n_samples, k)
+    S : ndarray of shape (k,)
+    Vt : ndarray of shape (k, n_features)
+        ``k`` is ``n_components`` or the rank found for the energy fraction.
+
+    Notes
+    -----
+    **Rank by squared energy, without a full SVD.** ``||M||_F^2`` is exact
+    and cheap. The sketch grows in blocks; each block is a Gaussian matrix
+    pushed through ``n_iter`` power iterations of ``M`` deflated by the
+    current basis, then re-orthogonalized against it. After each block the
+    singular values of ``M`` projected on the basis (from a small Gram
+    matrix) give, for every j, the energy of the best rank-j approximation
+    inside the subspace; this is a lower bound of ``sum(s[:j]**2)``, so the
+    rank found is never smaller than the exact one, and with power
+    iterations it is the exact one unless the target falls within rounding
+    of a boundary. Growth stops once some rank reaches the target with
+    ``n_oversamples`` columns to spare. The cost is that of a randomized SVD
+    at the rank found plus at most one block.
+
+    **Rank by linear energy.** The denominator, the sum of *all* singular
+    values, cannot be had from a partial sketch: fastfactor computes every
+    singular value exactly (values only, the eigenvalues of the float64 Gram
+    matrix of the smaller side: ``O(m n min(m, n))`` time and
+    ``min(m, n)**2`` memory, refused beyond ``MAX_GRAM_SIDE``), picks the
+    rank, then runs the randomized SVD at that rank. It is meant for
+    image-sized matrices; use 'squared' for big ones.
     """
     M = check_array(M, name="M", accept_sparse=True, whom="randomized_svd")
-    n_components = check_int(n_components, "n_components", min_value=1,
-                             max_value=min(M.shape))
-    n_oversamples = check_int(n_oversamples, "n_oversamples", min_value=0)
-    if n_iter == "auto":
-        n_iter = 7 if n_components < 0.1 * min(M.shape) else 4
-    n_iter = check_int(n_iter, "n_iter", min_value=0)
-    check_option(power_iteration_normalizer, "power_iteration_normalizer",
-                 ("auto", "QR", "LU", "none"))
-    if power_iteration_normalizer == "auto":
-        power_iteration_normalizer = "none" if n_iter <= 2 else "LU"
-    rng = check_random_state(random_state)
-    if transpose == "auto":
-        transpose = M.shape[0] < M.shape[1]
-    if transpose:
-        M = M.T
-    size = min(n_components + n_oversamples, min(M.shape))
-    Q = _range_finder(M, size, n_iter, power_iteration_normalizer, rng)
-    B = np.asarray((M.T @ Q).T) if sp.issparse(M) else Q.T @ M
-    Uhat, S, Vt = scipy.linalg.svd(B, full_matrices=False)
-    U = Q @ Uhat
-    if transpose:
-        U, Vt = Vt.T, U.T
+    U, S, Vt = _randomized_svd(
+        M, n_components, n_oversamples=n_oversamples, n_iter=n_iter,
+        power_iteration_normalizer=power_iteration_normalizer, transpose=transpose,
+        random_state=random_state, svd_lapack_driver=svd_lapack_driver, energy=energy,
+        sketch_dtype=sketch_dtype, block_size=block_size)
     if flip_sign:
-        U, Vt = _flip_signs(U, Vt)
-    return U[:, :n_components], S[:n_components], Vt[:n_components]
+        U, Vt = _flip_signs(U, Vt, u_based=True)
+    return U, S, Vt
+
+
+# --------------------------------------------------------------------------
+# estimator
+# --------------------------------------------------------------------------
+
+def _column_variance_sum(X):
+    """Sum of the column variances of X (dense or sparse), accumulated in float64."""
+    m = X.shape[0]
+    if sp.issparse(X):
+        mean = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel() / m
+        sq = np.asarray(X.multiply(X).sum(axis=0, dtype=np.float64)).ravel() / m
+        return float(np.clip(sq - mean ** 2, 0, None).sum())
+    return float(np.var(X, axis=0, dtype=np.float64).sum())
+
+
+class TruncatedSVD(TransformerMixin, BaseEstimator):
+    """Dimensionality reduction by truncated SVD (latent semantic analysis).
+
+    A drop-in for :class:`sklearn.decomposition.TruncatedSVD`: the data is
+    not centred, so sparse input works efficiently (it is never densified).
+    ``n_components`` may also be an energy fraction.
+
+    Parameters
+    ----------
+    n_components : int or float, default=2
+        An int is the output dimension (``< n_features``). A float in (0, 1)
+        keeps the fewest components whose energy reaches that fraction (see
+        ``energy``); ``n_components_`` then holds the rank found.
+    algorithm : {'randomized', 'arpack'}, default='randomized'
+        'randomized' is :func:`randomized_svd`; 'arpack' is
+        :func:`scipy.sparse.linalg.svds` (with an energy fraction, the rank
+        is found by the randomized sketch first).
+    n_iter : int, default=5
+        Power iterations of the randomized solver.
+    n_oversamples : int, default=10
+        Extra random vectors of the randomized solver.
+    power_iteration_normalizer : {'auto', 'QR', 'LU', 'none'}, default='auto'
+    random_state : int, RandomState, Generator or None
+    tol : float, default=0.0
+        ARPACK tolerance (0 means machine precision).
+    energy : {'squared', 'linear'}, default='squared'
+        Energy convention for a float ``n_components`` (see
+        :func:`randomized_svd`).
+    sketch_dtype : {'auto', 'float32', 'float64'}, default='auto'
+        Precision of the randomized power iterations (see
+        :func:`randomized_svd`).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components_, n_features)
+    singular_values_ : ndarray of shape (n_components_,)
+    explained_variance_ : ndarray of shape (n_components_,)
+        Variance of each column of the transformed training data.
+    explained_variance_ratio_ : ndarray of shape (n_components_,)
+        ``explained_variance_`` over the total variance of the columns of X.
+    n_components_ : int
+        Number of components kept.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had string column names.
+    """
+
+    def __init__(self, n_components=2, *, algorithm="randomized", n_iter=5, n_oversamples=10,
+                 power_iteration_normalizer="auto", random_state=None, tol=0.0,
+                 energy="squared", sketch_dtype="auto"):
+        self.n_components = n_components
+        self.algorithm = algorithm
+        self.n_iter = n_iter
+        self.n_oversamples = n_oversamples
+        self.power_iteration_normalizer = power_iteration_normalizer
+        self.random_state = random_state
+        self.tol = tol
+        self.energy = energy
+        self.sketch_dtype = sketch_dtype
+
+    def fit(self, X, y=None):
+        """Fit the model on X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self
+        """
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit the model on X and return the reduced X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_)
+        """
+        X = validate_data(self, X, reset=True, accept_sparse=True, ensure_min_features=2)
+        check_option(self.algorithm, "algorithm", ("randomized", "arpack"))
+        n_iter = check_int(self.n_iter, "n_iter", min_value=0)
+        tol = check_float(self.tol, "tol", min_value=0)
+        mode, value = _check_n_components(self.n_components, X.shape[1] - 1
+                                          if self.algorithm == "arpack" else X.shape[1])
+        if mode == "rank" and value > min(X.shape):
+            raise ValueError(
+                f"n_components={value} must be <= min(n_samples, n_features) = "
+                f"{min(X.shape)} for X of shape {X.shape}."
+            )
+        random_state = check_random_state(self.random_state)
+        common = dict(n_oversamples=self.n_oversamples, n_iter=n_iter,
+                      power_iteration_normalizer=self.power_iteration_normalizer,
+                      transpose="auto", random_state=random_state, energy=self.energy,
+                      sketch_dtype=self.sketch_dtype)
+        if self.algorithm == "randomized" or mode == "energy":
+            U, S, Vt = _randomized_svd(X, self.n_components, **common)
+        if self.algorithm == "arpack":
+            k = value if mode == "rank" else len(S)
+            if k >= min(X.shape):
+                raise ValueError(
+                    f"algorithm='arpack' needs n_components < min(n_samples, n_features) = "
+                    f"{min(X.shape)}, got {k}" + ("" if mode == "rank" else
+                                                  f" (rank found for energy {value})") + "."
+                )
+            U, S, Vt = self._arpack(X, k, tol, random_state)
+        U, Vt = _flip_signs(U, Vt, u_based=False)
+        self.components_ = Vt
+        if self.algorithm == "arpack" and tol > 0:
+            X_new = np.asarray(X @ Vt.T)
+        else:
+            X_new = U * S  # exact: V lies in the sketched row space
+        self.singular_values_ = S
+        self.n_components_ = len(S)
+        self.explained_variance_ = np.var(X_new, axis=0, dtype=np.float64).astype(X.dtype)
+        full_var = _column_variance_sum(X)
+        self.explained_variance_ratio_ = (self.explained_variance_ / full_var
+                                          if full_var > 0 else
+                                          np.zeros_like(self.explained_variance_))
+        return X_new
+
+    @staticmethod
+    def _arpack(X, k, tol, random_state):
+        from scipy.sparse.linalg import svds
+
+        v0 = random_state.uniform(-1, 1, size=min(X.shape)).astype(X.dtype)
+        U, S, Vt = svds(X, k=k, tol=tol, v0=v0)
+        order = np.argsort(S)[::-1]
+        return U[:, order], S[order], Vt[order]
+
+    def transform(self, X):
+        """Project X on the components.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_)
+        """
+        check_is_fitted(self, "components_")
+        X = validate_data(self, X, reset=False, accept_sparse=True)
+        return NMFData(X, None).dot(self.components_.T.astype(X.dtype))
+
+    def inverse_transform(self, X):
+        """Map reduced data back to the original space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "components_")
+        X = check_array(X, name="X", whom=type(self).__name__)
+        if X.shape[1] != self.components_.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but {type(self).__name__} has "
+                f"{self.components_.shape[0]} components."
+            )
+        return X @ self.components_
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def _update_tags(self, tags):
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
