@@ -6,6 +6,7 @@ low-level backend API and :mod:`fastfactor.reference` its numpy twin.
 from ._base import NotFittedError
 from .nmf import NMF, non_negative_factorization
 from .svd import randomized_svd
+from ._nmf_masked_solvers import masked_non_negative_factorization
 
 __version__ = "0.1.0"
 
@@ -14,5 +15,6 @@ __all__ = [
     "NotFittedError",
     "non_negative_factorization",
     "randomized_svd",
+    "masked_non_negative_factorization",
     "__version__",
 ]

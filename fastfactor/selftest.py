@@ -9,9 +9,10 @@ import numpy as np
 
 from . import kernels, reference
 from . import _cases_nmf
+from . import _cases_nmf_masked
 
 # one module of cases per kernel family; each maps kernel name -> case maker
-CASE_MODULES = [_cases_nmf]
+CASE_MODULES = [_cases_nmf, _cases_nmf_masked]
 
 # (m, n, k): 1x1, k=1, tall, wide, non-square
 SHAPES = [(1, 1, 1), (6, 4, 1), (60, 7, 3), (7, 60, 4), (45, 33, 5)]
