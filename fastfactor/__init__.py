@@ -15,6 +15,7 @@ from .sparse import (
     sparse_encode,
 )
 from .svd import TruncatedSVD, randomized_svd
+from ._nmf_masked_solvers import masked_non_negative_factorization
 
 __version__ = "0.1.0"
 
@@ -32,5 +33,6 @@ __all__ = [
     "randomized_svd",
     "save",
     "sparse_encode",
+    "masked_non_negative_factorization",
     "__version__",
 ]

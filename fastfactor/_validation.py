@@ -463,3 +463,51 @@ def check_code(code, n_components, dtype, *, whom, name="X"):
             f"{n_components} columns, got {code.shape[1]}."
         )
     return code
+# ------------------------------------------------------------- masked NMF
+
+def check_mask(mask, shape, name="mask"):
+    """Validate a mask of observed entries (True = observed) for an X of ``shape``.
+
+    Accepts a boolean (or 0/1) array-like, or a scipy.sparse matrix whose
+    stored non-zeros mark the observed entries. Returns a bool ndarray or a
+    CSR matrix.
+    """
+    if sp.issparse(mask):
+        if mask.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got {mask.ndim}-D.")
+        out = sp.csr_matrix(mask)
+    else:
+        try:
+            out = np.asarray(mask)
+        except Exception as exc:
+            raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
+        if out.dtype != bool:
+            if out.dtype.kind not in "biuf" or not np.isin(out, (0, 1)).all():
+                raise ValueError(f"{name} must be boolean (True where X is observed), got "
+                                 f"dtype {out.dtype}.")
+            out = out.astype(bool)
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(out.shape)}, but X has shape "
+                         f"{tuple(shape)}; they must match.")
+    return out
+
+
+def check_observed_lines(X_obs, name="X", axis="both"):
+    """Raise if a row (or, with axis='both', a column) has no observed entry.
+
+    ``X_obs`` is the CSR of observed entries. Masked NMF cannot estimate a
+    factor row that no observed entry touches.
+    """
+    m, n = X_obs.shape
+    checks = [("row", np.diff(X_obs.indptr))]
+    if axis == "both":
+        checks.append(("column", np.bincount(X_obs.indices, minlength=n)))
+    for what, counts in checks:
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:
+            shown = ", ".join(str(i) for i in empty[:10]) + (", ..." if empty.size > 10 else "")
+            raise ValueError(
+                f"{name} has {empty.size} {what}(s) with no observed entry (all NaN or "
+                f"mask=False): {what} index {shown}. Masked NMF needs at least one "
+                f"observed entry in every {what}; drop those {what}s or observe an entry."
+            )

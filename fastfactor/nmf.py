@@ -541,7 +541,7 @@ class NMF(TransformerMixin, BaseEstimator):
                           "it to improve convergence.", ConvergenceWarning)
         return W, np.ascontiguousarray(Ht.T), n_iter, losses, data, beta
 
-    def fit_transform(self, X, y=None, W=None, H=None):
+    def fit_transform(self, X, y=None, W=None, H=None, mask=None):
         """Learn the factorization of X and return W.
 
         Parameters
@@ -553,11 +553,18 @@ class NMF(TransformerMixin, BaseEstimator):
             Initial W when ``init='custom'``.
         H : array-like of shape (n_components, n_features), optional
             Initial H when ``init='custom'``.
+        mask : bool array-like or sparse matrix of X's shape, optional
+            True where X is observed (masked NMF; NaN in X also marks missing).
 
         Returns
         -------
         W : ndarray of shape (n_samples, n_components)
         """
+        # -- masked-NMF hook (fastfactor._nmf_masked_solvers): NaN or mask= -> masked solvers
+        from . import _nmf_masked_solvers
+        if mask is not None or _nmf_masked_solvers.has_missing(X):
+            return _nmf_masked_solvers.nmf_fit_transform(self, X, mask=mask, W=W, H=H)
+        # -- end of masked-NMF hook
         X = validate_data(self, X, reset=True, accept_sparse=True, ensure_non_negative=True)
         W, H, n_iter, losses, data, beta = self._fit_transform(X, W=W, H=H)
         self._set_fitted(W, H, n_iter, losses, data, beta)
@@ -602,18 +609,25 @@ class NMF(TransformerMixin, BaseEstimator):
         self.fit_transform(X, **params)
         return self
 
-    def transform(self, X):
+    def transform(self, X, mask=None):
         """Compute W for X with the learned components held fixed.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        mask : bool array-like or sparse matrix of X's shape, optional
+            True where X is observed (masked NMF; NaN in X also marks missing).
 
         Returns
         -------
         W : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "components_")
+        # -- masked-NMF hook (fastfactor._nmf_masked_solvers): NaN or mask= -> masked solvers
+        from . import _nmf_masked_solvers
+        if mask is not None or _nmf_masked_solvers.has_missing(X):
+            return _nmf_masked_solvers.nmf_transform(self, X, mask=mask)
+        # -- end of masked-NMF hook
         X = validate_data(self, X, reset=False, accept_sparse=True, ensure_non_negative=True)
         H = self.components_.astype(X.dtype, copy=False)
         W, *_ = self._fit_transform(X, H=H, update_H=False)
@@ -645,6 +659,7 @@ class NMF(TransformerMixin, BaseEstimator):
     def _update_tags(self, tags):
         tags.input_tags.positive_only = True
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = True  # masked-NMF hook: NaN marks a missing entry
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
 
 

@@ -26,6 +26,9 @@ __all__ = [
     "lasso_cd_gram",
     "omp_gram",
     "fista_step",
+    "masked_hals_update",
+    "masked_mu_terms",
+    "masked_beta_divergence",
 ]
 
 
@@ -443,3 +446,65 @@ def fista_step(code, momentum, grad, t, step, alpha, positive=False, n_threads=N
         momentum[i] = cn + beta * (cn - c_old[i])
         code[i] = cn
     return change
+# --------------------------------------------------------------- masked NMF
+
+def _observed_dense(X_obs):
+    """(values, mask) as dense float64 / bool arrays from the CSR of observed entries."""
+    X_obs = sp.csr_matrix(X_obs)
+    rows = np.repeat(np.arange(X_obs.shape[0]), np.diff(X_obs.indptr))
+    values = np.zeros(X_obs.shape)
+    mask = np.zeros(X_obs.shape, dtype=bool)
+    values[rows, X_obs.indices] = X_obs.data
+    mask[rows, X_obs.indices] = True
+    return values, mask
+
+
+def masked_hals_update(W, X_obs, Ht, permutation=None, max_inner=1, inner_tol=0.0,
+                       l1_reg=0.0, l2_reg=0.0, missing=None, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.masked_hals_update` (in place)."""
+    values, mask = _observed_dense(X_obs)
+    Ht64 = np.asarray(Ht, dtype=np.float64)
+    k = W.shape[1]
+    violation = 0.0
+    for i in range(W.shape[0]):
+        H_obs = Ht64[mask[i]]                       # observed columns of row i
+        gram = H_obs.T @ H_obs + l2_reg * np.eye(k)
+        xht = values[i, mask[i]] @ H_obs - l1_reg
+        row = W[i:i + 1]                            # a view: updated in place
+        violation += hals_update(row, xht[None, :], gram, permutation, max_inner,
+                                 inner_tol)
+    return violation
+
+
+def masked_mu_terms(X_obs, W, Ht, beta, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.masked_mu_terms`."""
+    values, mask = _observed_dense(X_obs)
+    W = np.asarray(W)
+    Ht64 = np.asarray(Ht, dtype=np.float64)
+    wh = W.astype(np.float64) @ Ht64.T
+    if beta == 2:
+        num_terms, den_terms = values, wh
+    else:
+        num_terms = values * np.maximum(wh, EPSILON) ** (beta - 2)
+        den_terms = (np.maximum(wh, EPSILON) if beta < 1 else wh) ** (beta - 1)
+    num = np.where(mask, num_terms, 0.0) @ Ht64
+    den = np.where(mask, den_terms, 0.0) @ Ht64
+    return num.astype(W.dtype), den.astype(W.dtype)
+
+
+def masked_beta_divergence(X_obs, W, Ht, beta, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.masked_beta_divergence`."""
+    values, mask = _observed_dense(X_obs)
+    x = values[mask]
+    wh = (np.asarray(W, dtype=np.float64) @ np.asarray(Ht, dtype=np.float64).T)[mask]
+    if beta == 2:
+        return float(0.5 * np.sum((x - wh) ** 2))
+    keep = x > EPSILON
+    xk, whk = x[keep], np.maximum(wh[keep], EPSILON)
+    if beta == 1:
+        return float(np.sum(xk * np.log(xk / whk)) - xk.sum() + wh.sum())
+    if beta == 0:
+        return float(np.sum(xk / whk - np.log(xk / whk)) - x.size)
+    res = np.sum(xk ** beta) - beta * np.sum(xk * whk ** (beta - 1))
+    res += (beta - 1) * np.sum(wh ** beta)
+    return float(res / (beta * (beta - 1)))

@@ -8,12 +8,12 @@ import time
 import numpy as np
 
 from . import kernels, reference
-from . import _cases_gmm, _cases_nmf, _cases_sparse
+from . import _cases_gmm, _cases_nmf, _cases_nmf_masked, _cases_sparse
 
 # one module of cases per kernel family; each maps case name -> case maker.
 # A case name is the kernel's name, or "kernel:variant" for several cases
 # of one kernel (e.g. one per covariance type).
-CASE_MODULES = [_cases_nmf, _cases_gmm, _cases_sparse]
+CASE_MODULES = [_cases_nmf, _cases_nmf_masked, _cases_gmm, _cases_sparse]
 
 # (m, n, k): 1x1, k=1, tall, wide, non-square
 SHAPES = [(1, 1, 1), (6, 4, 1), (60, 7, 3), (7, 60, 4), (45, 33, 5)]
