@@ -301,6 +301,7 @@ def check_init_factor(A, shape, name, dtype, whom):
     return A
 
 
+
 # ------------------------------------------------------------ Gaussian mixtures
 
 def _gmm_init_array(A, name, shape, dtype, what):
@@ -372,6 +373,9 @@ def check_gmm_precisions(precisions, covariance_type, n_components, n_features, 
                              f"(covariance_type={covariance_type!r}); its smallest "
                              f"eigenvalue is {lowest:g}.")
     return P
+
+
+
 # ---------------------------------------------------------------------------
 # sparse coding
 # ---------------------------------------------------------------------------
@@ -463,6 +467,9 @@ def check_code(code, n_components, dtype, *, whom, name="X"):
             f"{n_components} columns, got {code.shape[1]}."
         )
     return code
+
+
+
 # ------------------------------------------------------------- masked NMF
 
 def check_mask(mask, shape, name="mask"):

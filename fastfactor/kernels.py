@@ -325,6 +325,7 @@ def csr_matmul(A, B, n_threads=None):
 
 
 
+
 # ---------------------------------------------------------------- Gaussian mixtures
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -473,6 +474,248 @@ def gmm_em_step(X, weights, means, precisions_cholesky, covariance_type, center=
     center : array-like of shape (n_features,), optional
         Default zeros; the data mean is the best choice. Like ``means`` for
         'full', it is rounded to X's dtype before use.
+    n_threads : int, optional
+
+    Returns
+    -------
+    log_likelihood : float
+    nk : ndarray of shape (n_components,)
+    s1 : ndarray of shape (n_components, n_features)
+    s2 : ndarray or None
+        All float64.
+    """
+    total, acc1, acc2 = _gmm_pass(X, weights, means, precisions_cholesky,
+                                  covariance_type, center, True, None, None, None,
+                                  n_threads)
+    K, d = np.shape(means)
+    return (total,) + _unpack_stats(covariance_type, K, d, acc1, acc2)
+
+
+def gmm_estimate(X, weights, means, precisions_cholesky, covariance_type, output="score",
+                 center=None, n_threads=None):
+    """Per-row log-likelihoods, and labels or responsibilities, tile by tile.
+
+    Parameters
+    ----------
+    X, weights, means, precisions_cholesky, covariance_type, center, n_threads
+        As in :func:`gmm_em_step`.
+    output : {'score', 'labels', 'proba'}
+        What to return besides ``log p(x)``: nothing, the most probable
+        component of each row, or the responsibilities (the only n x K array,
+        in X's dtype; nothing else of that size is held).
+
+    Returns
+    -------
+    log_prob : ndarray of shape (n_samples,), float64
+        ``log p(x_i)`` under the mixture.
+    extra : None, ndarray of intp (n_samples,) or ndarray (n_samples, n_components)
+    """
+    if output not in ("score", "labels", "proba"):
+        raise ValueError(f"output must be 'score', 'labels' or 'proba', got {output!r}")
+    n = np.shape(X)[0]
+    K = np.shape(means)[0]
+    lpn = np.empty(n)
+    labels = np.empty(n, dtype=np.intp) if output == "labels" else None
+    proba = (np.empty((n, K), dtype=_float_dtype(np.asarray(X)))
+             if output == "proba" else None)
+    _gmm_pass(X, weights, means, precisions_cholesky, covariance_type, center, False,
+              lpn, labels, proba, n_threads)
+    return lpn, (labels if output == "labels" else proba)
+
+
+def gmm_resp_stats(X, resp, covariance_type, center=None, n_threads=None):
+    """M-step statistics for given responsibilities (used to initialize).
+
+    Same sums as :func:`gmm_em_step` with ``r = resp``, all taken around
+    ``center`` (full included).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    resp : array-like of shape (n_samples, n_components)
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    center : array-like of shape (n_features,), optional
+    n_threads : int, optional
+
+    Returns
+    -------
+    nk, s1, s2
+        As in :func:`gmm_em_step`.
+    """
+    if covariance_type not in _COV_CODE:
+        raise ValueError(f"covariance_type must be one of {list(COVARIANCE_TYPES)}, "
+                         f"got {covariance_type!r}")
+    X = np.asarray(X)
+    dtype = _float_dtype(X)
+    X = _as_c(X, dtype, "X")
+    n, d = X.shape
+    resp = _as_c(resp, dtype, "resp")
+    _check_shape("resp", resp.shape, (n, resp.shape[1]))
+    K = resp.shape[1]
+    center = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
+    _check_shape("center", center.shape, (d,))
+    with single_threaded_blas():
+        acc1, acc2 = _gmm.resp_stats(X, resp, _COV_CODE[covariance_type],
+                                     np.ascontiguousarray(center, dtype=dtype),
+                                     _gmm_tile(d, K), effective_n_threads(n_threads))
+    return _unpack_stats(covariance_type, K, d, acc1, acc2)
+
+
+
+# ---------------------------------------------------------------------------- k-means
+
+_KMEANS_TILE = 256
+
+
+def _rng(random_state):
+    from ._validation import check_random_state
+
+    return check_random_state(random_state)
+
+
+def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, n_threads=None):
+    """k-means++ seeding (greedy, with local trials), as scikit-learn's.
+
+    Draws from ``random_state`` exactly as ``sklearn.cluster.kmeans_plusplus``
+    does (one ``choice`` for the first center, then ``n_local_trials``
+    uniforms per center), so the same seed picks the same points up to
+    floating-point ties. The distances of all rows to the candidates are
+    computed in parallel, in float64.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    random_state : None, int, RandomState or Generator
+    n_local_trials : int, optional
+        Candidates tried per center; default ``2 + int(log(n_clusters))``.
+    n_threads : int, optional
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+        Rows of X, in X's dtype.
+    indices : ndarray of shape (n_clusters,)
+        Their row indices.
+    """
+    X = np.asarray(X)
+    X = _as_c(X, _float_dtype(X), "X")
+    n = X.shape[0]
+    if not 1 <= n_clusters <= n:
+        raise ValueError(f"n_clusters must be in [1, {n}], got {n_clusters}")
+    rng = _rng(random_state)
+    n_threads = effective_n_threads(n_threads)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    weight = np.ones(n, dtype=X.dtype)
+    indices = np.full(n_clusters, -1, dtype=int)
+    indices[0] = rng.choice(n, p=weight / weight.sum())
+    closest = np.full(n, np.inf)
+    out = np.empty((1, n))
+    pot = _kmeans.pp_distances(X, X[indices[:1]], closest, out, _KMEANS_TILE, n_threads)
+    closest, current_pot = out[0].copy(), pot[0]
+    out = np.empty((n_local_trials, n))
+    for c in range(1, n_clusters):
+        rand_vals = rng.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(closest), rand_vals)
+        np.clip(candidate_ids, None, n - 1, out=candidate_ids)
+        pots = _kmeans.pp_distances(X, X[candidate_ids], closest, out, _KMEANS_TILE,
+                                    n_threads)
+        best = int(np.argmin(pots))
+        current_pot = pots[best]
+        closest[:] = out[best]
+        indices[c] = candidate_ids[best]
+    return X[indices], indices
+
+
+def _relocate_empty_clusters(Xc_rows, sums, counts, labels, dist):
+    """scikit-learn's rule: an empty cluster takes the point farthest from its center."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
+    for new_id, idx in zip(empty, far):
+        x = Xc_rows(idx)
+        old_id = labels[idx]
+        sums[old_id] -= x
+        sums[new_id] = x
+        counts[new_id] = 1
+        counts[old_id] -= 1
+
+
+def kmeans_lloyd(X, centers_init, max_iter=300, tol=1e-4, n_threads=None):
+    """Lloyd's k-means from given centers, as scikit-learn's ``KMeans`` runs it.
+
+    Works on data centered at its mean (as scikit-learn does, for accurate
+    distances) without copying X. Stops when no label changes (strict
+    convergence) or when the squared center shift falls to
+    ``tol * mean(var(X, axis=0))``; empty clusters take the points farthest
+    from their centers; unless converged strictly, the labels are
+    recomputed for the final centers.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    centers_init : array-like of shape (n_clusters, n_features)
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        Relative to the mean variance of the features.
+    n_threads : int, optional
+
+    Returns
+    -------
+    labels : ndarray of int32, shape (n_samples,)
+    inertia : float
+        Sum of squared distances of the rows to their centers.
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    n_iter : int
+    """
+    X = np.asarray(X)
+    dtype = _float_dtype(X)
+    X = _as_c(X, dtype, "X")
+    centers_init = _as_c(centers_init, np.float64, "centers_init")
+    n, d = X.shape
+    K = centers_init.shape[0]
+    _check_shape("centers_init", centers_init.shape, (K, d))
+    n_threads = effective_n_threads(n_threads)
+    mean = X.mean(axis=0, dtype=np.float64).astype(dtype)
+    center = mean.astype(np.float64)
+    tol = float(np.mean(X.var(axis=0, dtype=np.float64))) * tol if tol else 0.0
+    centers = (centers_init - center).astype(dtype)  # in the centered frame
+    labels = np.full(n, -1, dtype=np.int32)
+    dist = np.empty(n)
+
+    def xc_row(i):
+        return X[i].astype(np.float64) - center
+
+    strict = False
+    with single_threaded_blas():
+        for it in range(max_iter):
+            n_changed, sums, counts = _kmeans.lloyd_iter(
+                X, mean, centers, labels, dist, True, _KMEANS_TILE, n_threads)
+            _relocate_empty_clusters(xc_row, sums, counts, labels, dist)
+            nonempty = counts > 0
+            sums[nonempty] /= counts[nonempty, None]
+            new_centers = sums.astype(dtype)
+            shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+            centers = new_centers
+            if n_changed == 0:
+                strict = True
+                break
+            if shift <= tol:
+                break
+        if not strict:
+            _kmeans.lloyd_iter(X, mean, centers, labels, dist, False, _KMEANS_TILE,
+                               n_threads)
+        else:
+            # the labels were computed against the previous centers; distances
+            # (for the inertia) against the final ones
+            _kmeans.lloyd_iter(X, mean, centers, labels.copy(), dist, False,
+                               _KMEANS_TILE, n_threads)
+    return labels, float(dist.sum()), (centers + center).astype(dtype), it + 1
+
+
+
 # ---------------------------------------------------------------------------
 # sparse coding
 # ---------------------------------------------------------------------------
@@ -502,6 +745,224 @@ def soft_threshold(Z, threshold, positive=False, out=None, n_threads=None):
         Non-negative soft-threshold.
     out : ndarray of shape (n, k), optional
         Where to write the result; may be ``Z`` itself (in place).
+    n_threads : int, optional
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
+    Z = np.asarray(Z)
+    dtype = _float_dtype(Z)
+    Z = _as_c(Z, dtype, "Z")
+    thr = _threshold_vector(threshold, Z.shape[1])
+    if out is None:
+        out = np.empty_like(Z)
+    else:
+        out = _inplace(out, "out")
+        _check_shape("out", out.shape, Z.shape)
+        if out.dtype != dtype:
+            raise ValueError(f"out must have dtype {np.dtype(dtype)}, got {out.dtype}")
+    _sparse_coding.soft_threshold(Z, thr, out, bool(positive), effective_n_threads(n_threads))
+    return out
+
+
+def soft_threshold_grad(Z, grad_out, threshold, positive=False, n_threads=None):
+    """Backward pass of :func:`soft_threshold` (for learned thresholds).
+
+    Parameters
+    ----------
+    Z : array-like of shape (n, k)
+        The input of the forward pass.
+    grad_out : array-like of shape (n, k)
+        Gradient of the loss with respect to the forward pass's output.
+    threshold : float or array-like of shape (k,)
+    positive : bool, default=False
+    n_threads : int, optional
+
+    Returns
+    -------
+    grad_Z : ndarray of shape (n, k)
+        ``grad_out`` where the entry passed the threshold, 0 elsewhere.
+    grad_threshold : ndarray of shape (k,), float64
+        ``-sum_i grad_out[i, j] * sign(Z[i, j])`` over the entries that passed.
+        Summed in fixed blocks of rows: identical for every thread count.
+    """
+    Z = np.asarray(Z)
+    dtype = _float_dtype(Z)
+    Z = _as_c(Z, dtype, "Z")
+    grad_out = _as_c(grad_out, dtype, "grad_out")
+    _check_shape("grad_out", grad_out.shape, Z.shape)
+    thr = _threshold_vector(threshold, Z.shape[1])
+    grad_Z = np.empty_like(Z)
+    grad_thr = np.zeros(Z.shape[1])
+    _sparse_coding.soft_threshold_grad(Z, grad_out, thr, grad_Z, grad_thr, bool(positive),
+                                       effective_n_threads(n_threads))
+    return grad_Z, grad_thr
+
+
+def lasso_cd_gram(code, gram, xd, x_sqnorms, alpha, max_iter=1000, tol=1e-8,
+                  positive=False, return_info=False, n_threads=None):
+    """Lasso for many signals by coordinate descent on the Gram matrix, in place.
+
+    For every signal ``y_i`` (one per row of ``code``, in parallel) solves::
+
+        min_c  0.5 * ||y_i - c @ D||^2 + alpha * ||c||_1     (c >= 0 if positive)
+
+    given only ``gram = D @ D.T``, ``xd[i] = D @ y_i`` and ``x_sqnorms[i] =
+    ||y_i||^2``. This is the problem of scikit-learn's ``sparse_encode(...,
+    algorithm='lasso_cd', alpha=alpha)``, with its stopping rule: the
+    duality gap must fall to ``tol * ||y_i||^2``, checked whenever a sweep
+    changes the coefficients by less than ``tol`` times the largest one.
+    Coordinates are swept cyclically; once the non-zeros are known, sweeps
+    visit only them (an active set) and a full sweep checks the others.
+
+    Parameters
+    ----------
+    code : ndarray of shape (n_samples, n_components), C-contiguous
+        Initial codes (zeros for a cold start); overwritten with the solution.
+    gram : array-like of shape (n_components, n_components)
+    xd : array-like of shape (n_samples, n_components)
+        ``X @ D.T``.
+    x_sqnorms : array-like of shape (n_samples,)
+        Squared norms of the signals.
+    alpha : float
+        L1 penalty (>= 0).
+    max_iter : int, default=1000
+        Maximum number of sweeps per signal (full or active-set).
+    tol : float, default=1e-8
+    positive : bool, default=False
+    return_info : bool, default=False
+        Also return the iteration counts and final duality gaps.
+    n_threads : int, optional
+
+    Returns
+    -------
+    n_iter : ndarray of shape (n_samples,), int32
+        Only with ``return_info=True``.
+    gaps : ndarray of shape (n_samples,)
+        Only with ``return_info=True``.
+    """
+    code = _inplace(code, "code")
+    n, k = code.shape
+    gram = _as_c(gram, code.dtype, "gram")
+    xd = _as_c(xd, code.dtype, "xd")
+    _check_shape("gram", gram.shape, (k, k))
+    _check_shape("xd", xd.shape, (n, k))
+    x_sqnorms = np.ascontiguousarray(x_sqnorms, dtype=np.float64).ravel()
+    _check_shape("x_sqnorms", x_sqnorms.shape, (n,))
+    n_iter = np.zeros(n, dtype=np.intc)
+    gaps = np.zeros(n)
+    _sparse_coding.lasso_cd_gram(code, gram, xd, x_sqnorms, float(alpha), float(tol),
+                                 int(max_iter), bool(positive), n_iter, gaps,
+                                 effective_n_threads(n_threads))
+    if return_info:
+        return n_iter, gaps
+    return None
+
+
+def omp_gram(gram, xd, n_nonzero_coefs, x_sqnorms=None, tol=None, n_threads=None):
+    """Orthogonal matching pursuit for many signals on the Gram matrix.
+
+    For every signal (in parallel) greedily selects the atom most correlated
+    with the residual, then refits all selected atoms by least squares
+    (a Cholesky factor of ``gram[S, S]`` grown by one row per atom), like
+    scikit-learn's ``orthogonal_mp_gram``.
+
+    Parameters
+    ----------
+    gram : array-like of shape (n_components, n_components)
+        ``D @ D.T``.
+    xd : array-like of shape (n_samples, n_components)
+        ``X @ D.T``.
+    n_nonzero_coefs : int
+        Maximum number of atoms per signal, ``1 <= n_nonzero_coefs <= n_components``.
+    x_sqnorms : array-like of shape (n_samples,), optional
+        Squared signal norms; needed with ``tol``.
+    tol : float, optional
+        Stop once the squared residual norm is <= tol (then up to
+        ``n_nonzero_coefs`` atoms are still allowed).
+    n_threads : int, optional
+
+    Returns
+    -------
+    code : ndarray of shape (n_samples, n_components)
+    n_active : ndarray of shape (n_samples,), int32
+        Atoms selected per signal (fewer than asked when the residual
+        vanished or the atoms became linearly dependent).
+    """
+    xd = np.asarray(xd)
+    dtype = _float_dtype(xd)
+    xd = _as_c(xd, dtype, "xd")
+    n, k = xd.shape
+    gram = _as_c(gram, dtype, "gram")
+    _check_shape("gram", gram.shape, (k, k))
+    m = int(n_nonzero_coefs)
+    if not 1 <= m <= max(k, 1):
+        raise ValueError(f"n_nonzero_coefs must be in [1, {k}] (the number of atoms), "
+                         f"got {n_nonzero_coefs}")
+    if tol is not None:
+        if x_sqnorms is None:
+            raise ValueError("omp_gram with tol needs x_sqnorms (squared signal norms)")
+        x_sqnorms = np.ascontiguousarray(x_sqnorms, dtype=np.float64).ravel()
+        _check_shape("x_sqnorms", x_sqnorms.shape, (n,))
+    else:
+        x_sqnorms = np.zeros(n)
+    code = np.zeros((n, k), dtype=dtype)
+    n_active = np.zeros(n, dtype=np.intc)
+    _sparse_coding.omp_gram(code, gram, xd, m, -1.0 if tol is None else float(tol),
+                            x_sqnorms, float(np.finfo(dtype).eps), n_active,
+                            effective_n_threads(n_threads))
+    return code, n_active
+
+
+def fista_step(code, momentum, grad, t, step, alpha, positive=False, n_threads=None):
+    """One FISTA proximal step with momentum and adaptive restart, in place.
+
+    For every row (signal)::
+
+        c_new = soft_threshold(momentum - step * grad, step * alpha)
+        if (momentum - c_new) . (c_new - code) > 0:  t = 1 (restart, no momentum)
+        else:  t_new = (1 + sqrt(1 + 4 t^2)) / 2
+        momentum = c_new + (t - 1) / t_new * (c_new - code);  code = c_new
+
+    where ``grad = momentum @ gram - xd`` is computed beforehand by a GEMM.
+
+    Parameters
+    ----------
+    code, momentum : ndarray of shape (n, k), C-contiguous, updated in place
+    grad : array-like of shape (n, k)
+    t : ndarray of shape (n,), float64, updated in place
+        Momentum counters (start at 1).
+    step : float
+        Step size, ``1 / L`` with ``L`` the largest eigenvalue of the Gram matrix.
+    alpha : float
+        L1 penalty.
+    positive : bool, default=False
+    n_threads : int, optional
+
+    Returns
+    -------
+    change : ndarray of shape (n,)
+        ``||c_new - c||^2 / ||c_new||^2`` per row.
+    """
+    code = _inplace(code, "code")
+    momentum = _inplace(momentum, "momentum")
+    _check_shape("momentum", momentum.shape, code.shape)
+    if momentum.dtype != code.dtype:
+        raise ValueError(f"momentum must have dtype {code.dtype}, got {momentum.dtype}")
+    grad = _as_c(grad, code.dtype, "grad")
+    _check_shape("grad", grad.shape, code.shape)
+    if not (isinstance(t, np.ndarray) and t.dtype == np.float64 and t.ndim == 1
+            and t.flags.c_contiguous and t.flags.writeable):
+        raise ValueError("t must be a writeable 1-D float64 array (it is updated in place)")
+    _check_shape("t", t.shape, (code.shape[0],))
+    change = np.zeros(code.shape[0])
+    _sparse_coding.fista_step(code, momentum, grad, t, float(step), float(alpha),
+                              bool(positive), change, effective_n_threads(n_threads))
+    return change
+
+
+
 # --------------------------------------------------------------- masked NMF
 # X_obs below is a CSR matrix whose *stored* entries are the observed ones
 # (explicit zeros are observed zeros); every other entry is missing. The W
@@ -615,34 +1076,6 @@ def masked_mu_terms(X_obs, W, Ht, beta, n_threads=None):
 
     Returns
     -------
-    ndarray of shape (n, k)
-    """
-    Z = np.asarray(Z)
-    dtype = _float_dtype(Z)
-    Z = _as_c(Z, dtype, "Z")
-    thr = _threshold_vector(threshold, Z.shape[1])
-    if out is None:
-        out = np.empty_like(Z)
-    else:
-        out = _inplace(out, "out")
-        _check_shape("out", out.shape, Z.shape)
-        if out.dtype != dtype:
-            raise ValueError(f"out must have dtype {np.dtype(dtype)}, got {out.dtype}")
-    _sparse_coding.soft_threshold(Z, thr, out, bool(positive), effective_n_threads(n_threads))
-    return out
-
-
-def soft_threshold_grad(Z, grad_out, threshold, positive=False, n_threads=None):
-    """Backward pass of :func:`soft_threshold` (for learned thresholds).
-
-    Parameters
-    ----------
-    Z : array-like of shape (n, k)
-        The input of the forward pass.
-    grad_out : array-like of shape (n, k)
-        Gradient of the loss with respect to the forward pass's output.
-    threshold : float or array-like of shape (k,)
-    positive : bool, default=False
     numerator, denominator : ndarrays of shape (m, k)
     """
     dtype, data, indices, indptr, shape, Ht = _observed_rows(X_obs, W, Ht)
@@ -677,408 +1110,6 @@ def masked_beta_divergence(X_obs, W, Ht, beta, n_threads=None):
 
     Returns
     -------
-    log_likelihood : float
-    nk : ndarray of shape (n_components,)
-    s1 : ndarray of shape (n_components, n_features)
-    s2 : ndarray or None
-        All float64.
-    """
-    total, acc1, acc2 = _gmm_pass(X, weights, means, precisions_cholesky,
-                                  covariance_type, center, True, None, None, None,
-                                  n_threads)
-    K, d = np.shape(means)
-    return (total,) + _unpack_stats(covariance_type, K, d, acc1, acc2)
-
-
-def gmm_estimate(X, weights, means, precisions_cholesky, covariance_type, output="score",
-                 center=None, n_threads=None):
-    """Per-row log-likelihoods, and labels or responsibilities, tile by tile.
-
-    Parameters
-    ----------
-    X, weights, means, precisions_cholesky, covariance_type, center, n_threads
-        As in :func:`gmm_em_step`.
-    output : {'score', 'labels', 'proba'}
-        What to return besides ``log p(x)``: nothing, the most probable
-        component of each row, or the responsibilities (the only n x K array,
-        in X's dtype; nothing else of that size is held).
-
-    Returns
-    -------
-    log_prob : ndarray of shape (n_samples,), float64
-        ``log p(x_i)`` under the mixture.
-    extra : None, ndarray of intp (n_samples,) or ndarray (n_samples, n_components)
-    """
-    if output not in ("score", "labels", "proba"):
-        raise ValueError(f"output must be 'score', 'labels' or 'proba', got {output!r}")
-    n = np.shape(X)[0]
-    K = np.shape(means)[0]
-    lpn = np.empty(n)
-    labels = np.empty(n, dtype=np.intp) if output == "labels" else None
-    proba = (np.empty((n, K), dtype=_float_dtype(np.asarray(X)))
-             if output == "proba" else None)
-    _gmm_pass(X, weights, means, precisions_cholesky, covariance_type, center, False,
-              lpn, labels, proba, n_threads)
-    return lpn, (labels if output == "labels" else proba)
-
-
-def gmm_resp_stats(X, resp, covariance_type, center=None, n_threads=None):
-    """M-step statistics for given responsibilities (used to initialize).
-
-    Same sums as :func:`gmm_em_step` with ``r = resp``, all taken around
-    ``center`` (full included).
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    resp : array-like of shape (n_samples, n_components)
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}
-    center : array-like of shape (n_features,), optional
-    grad_Z : ndarray of shape (n, k)
-        ``grad_out`` where the entry passed the threshold, 0 elsewhere.
-    grad_threshold : ndarray of shape (k,), float64
-        ``-sum_i grad_out[i, j] * sign(Z[i, j])`` over the entries that passed.
-        Summed in fixed blocks of rows: identical for every thread count.
-    """
-    Z = np.asarray(Z)
-    dtype = _float_dtype(Z)
-    Z = _as_c(Z, dtype, "Z")
-    grad_out = _as_c(grad_out, dtype, "grad_out")
-    _check_shape("grad_out", grad_out.shape, Z.shape)
-    thr = _threshold_vector(threshold, Z.shape[1])
-    grad_Z = np.empty_like(Z)
-    grad_thr = np.zeros(Z.shape[1])
-    _sparse_coding.soft_threshold_grad(Z, grad_out, thr, grad_Z, grad_thr, bool(positive),
-                                       effective_n_threads(n_threads))
-    return grad_Z, grad_thr
-
-
-def lasso_cd_gram(code, gram, xd, x_sqnorms, alpha, max_iter=1000, tol=1e-8,
-                  positive=False, return_info=False, n_threads=None):
-    """Lasso for many signals by coordinate descent on the Gram matrix, in place.
-
-    For every signal ``y_i`` (one per row of ``code``, in parallel) solves::
-
-        min_c  0.5 * ||y_i - c @ D||^2 + alpha * ||c||_1     (c >= 0 if positive)
-
-    given only ``gram = D @ D.T``, ``xd[i] = D @ y_i`` and ``x_sqnorms[i] =
-    ||y_i||^2``. This is the problem of scikit-learn's ``sparse_encode(...,
-    algorithm='lasso_cd', alpha=alpha)``, with its stopping rule: the
-    duality gap must fall to ``tol * ||y_i||^2``, checked whenever a sweep
-    changes the coefficients by less than ``tol`` times the largest one.
-    Coordinates are swept cyclically; once the non-zeros are known, sweeps
-    visit only them (an active set) and a full sweep checks the others.
-
-    Parameters
-    ----------
-    code : ndarray of shape (n_samples, n_components), C-contiguous
-        Initial codes (zeros for a cold start); overwritten with the solution.
-    gram : array-like of shape (n_components, n_components)
-    xd : array-like of shape (n_samples, n_components)
-        ``X @ D.T``.
-    x_sqnorms : array-like of shape (n_samples,)
-        Squared norms of the signals.
-    alpha : float
-        L1 penalty (>= 0).
-    max_iter : int, default=1000
-        Maximum number of sweeps per signal (full or active-set).
-    tol : float, default=1e-8
-    positive : bool, default=False
-    return_info : bool, default=False
-        Also return the iteration counts and final duality gaps.
-    n_threads : int, optional
-
-    Returns
-    -------
-    nk, s1, s2
-        As in :func:`gmm_em_step`.
-    """
-    if covariance_type not in _COV_CODE:
-        raise ValueError(f"covariance_type must be one of {list(COVARIANCE_TYPES)}, "
-                         f"got {covariance_type!r}")
-    X = np.asarray(X)
-    dtype = _float_dtype(X)
-    X = _as_c(X, dtype, "X")
-    n, d = X.shape
-    resp = _as_c(resp, dtype, "resp")
-    _check_shape("resp", resp.shape, (n, resp.shape[1]))
-    K = resp.shape[1]
-    center = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
-    _check_shape("center", center.shape, (d,))
-    with single_threaded_blas():
-        acc1, acc2 = _gmm.resp_stats(X, resp, _COV_CODE[covariance_type],
-                                     np.ascontiguousarray(center, dtype=dtype),
-                                     _gmm_tile(d, K), effective_n_threads(n_threads))
-    return _unpack_stats(covariance_type, K, d, acc1, acc2)
-
-
-
-# ---------------------------------------------------------------------------- k-means
-
-_KMEANS_TILE = 256
-
-
-def _rng(random_state):
-    from ._validation import check_random_state
-
-    return check_random_state(random_state)
-
-
-def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, n_threads=None):
-    """k-means++ seeding (greedy, with local trials), as scikit-learn's.
-
-    Draws from ``random_state`` exactly as ``sklearn.cluster.kmeans_plusplus``
-    does (one ``choice`` for the first center, then ``n_local_trials``
-    uniforms per center), so the same seed picks the same points up to
-    floating-point ties. The distances of all rows to the candidates are
-    computed in parallel, in float64.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    n_clusters : int
-    random_state : None, int, RandomState or Generator
-    n_local_trials : int, optional
-        Candidates tried per center; default ``2 + int(log(n_clusters))``.
-    n_iter : ndarray of shape (n_samples,), int32
-        Only with ``return_info=True``.
-    gaps : ndarray of shape (n_samples,)
-        Only with ``return_info=True``.
-    """
-    code = _inplace(code, "code")
-    n, k = code.shape
-    gram = _as_c(gram, code.dtype, "gram")
-    xd = _as_c(xd, code.dtype, "xd")
-    _check_shape("gram", gram.shape, (k, k))
-    _check_shape("xd", xd.shape, (n, k))
-    x_sqnorms = np.ascontiguousarray(x_sqnorms, dtype=np.float64).ravel()
-    _check_shape("x_sqnorms", x_sqnorms.shape, (n,))
-    n_iter = np.zeros(n, dtype=np.intc)
-    gaps = np.zeros(n)
-    _sparse_coding.lasso_cd_gram(code, gram, xd, x_sqnorms, float(alpha), float(tol),
-                                 int(max_iter), bool(positive), n_iter, gaps,
-                                 effective_n_threads(n_threads))
-    if return_info:
-        return n_iter, gaps
-    return None
-
-
-def omp_gram(gram, xd, n_nonzero_coefs, x_sqnorms=None, tol=None, n_threads=None):
-    """Orthogonal matching pursuit for many signals on the Gram matrix.
-
-    For every signal (in parallel) greedily selects the atom most correlated
-    with the residual, then refits all selected atoms by least squares
-    (a Cholesky factor of ``gram[S, S]`` grown by one row per atom), like
-    scikit-learn's ``orthogonal_mp_gram``.
-
-    Parameters
-    ----------
-    gram : array-like of shape (n_components, n_components)
-        ``D @ D.T``.
-    xd : array-like of shape (n_samples, n_components)
-        ``X @ D.T``.
-    n_nonzero_coefs : int
-        Maximum number of atoms per signal, ``1 <= n_nonzero_coefs <= n_components``.
-    x_sqnorms : array-like of shape (n_samples,), optional
-        Squared signal norms; needed with ``tol``.
-    tol : float, optional
-        Stop once the squared residual norm is <= tol (then up to
-        ``n_nonzero_coefs`` atoms are still allowed).
-    n_threads : int, optional
-
-    Returns
-    -------
-    centers : ndarray of shape (n_clusters, n_features)
-        Rows of X, in X's dtype.
-    indices : ndarray of shape (n_clusters,)
-        Their row indices.
-    """
-    X = np.asarray(X)
-    X = _as_c(X, _float_dtype(X), "X")
-    n = X.shape[0]
-    if not 1 <= n_clusters <= n:
-        raise ValueError(f"n_clusters must be in [1, {n}], got {n_clusters}")
-    rng = _rng(random_state)
-    n_threads = effective_n_threads(n_threads)
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-    weight = np.ones(n, dtype=X.dtype)
-    indices = np.full(n_clusters, -1, dtype=int)
-    indices[0] = rng.choice(n, p=weight / weight.sum())
-    closest = np.full(n, np.inf)
-    out = np.empty((1, n))
-    pot = _kmeans.pp_distances(X, X[indices[:1]], closest, out, _KMEANS_TILE, n_threads)
-    closest, current_pot = out[0].copy(), pot[0]
-    out = np.empty((n_local_trials, n))
-    for c in range(1, n_clusters):
-        rand_vals = rng.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(closest), rand_vals)
-        np.clip(candidate_ids, None, n - 1, out=candidate_ids)
-        pots = _kmeans.pp_distances(X, X[candidate_ids], closest, out, _KMEANS_TILE,
-                                    n_threads)
-        best = int(np.argmin(pots))
-        current_pot = pots[best]
-        closest[:] = out[best]
-        indices[c] = candidate_ids[best]
-    return X[indices], indices
-
-
-def _relocate_empty_clusters(Xc_rows, sums, counts, labels, dist):
-    """scikit-learn's rule: an empty cluster takes the point farthest from its center."""
-    empty = np.flatnonzero(counts == 0)
-    if empty.size == 0:
-        return
-    far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
-    for new_id, idx in zip(empty, far):
-        x = Xc_rows(idx)
-        old_id = labels[idx]
-        sums[old_id] -= x
-        sums[new_id] = x
-        counts[new_id] = 1
-        counts[old_id] -= 1
-
-
-def kmeans_lloyd(X, centers_init, max_iter=300, tol=1e-4, n_threads=None):
-    """Lloyd's k-means from given centers, as scikit-learn's ``KMeans`` runs it.
-
-    Works on data centered at its mean (as scikit-learn does, for accurate
-    distances) without copying X. Stops when no label changes (strict
-    convergence) or when the squared center shift falls to
-    ``tol * mean(var(X, axis=0))``; empty clusters take the points farthest
-    from their centers; unless converged strictly, the labels are
-    recomputed for the final centers.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    centers_init : array-like of shape (n_clusters, n_features)
-    max_iter : int, default=300
-    tol : float, default=1e-4
-        Relative to the mean variance of the features.
-    code : ndarray of shape (n_samples, n_components)
-    n_active : ndarray of shape (n_samples,), int32
-        Atoms selected per signal (fewer than asked when the residual
-        vanished or the atoms became linearly dependent).
-    """
-    xd = np.asarray(xd)
-    dtype = _float_dtype(xd)
-    xd = _as_c(xd, dtype, "xd")
-    n, k = xd.shape
-    gram = _as_c(gram, dtype, "gram")
-    _check_shape("gram", gram.shape, (k, k))
-    m = int(n_nonzero_coefs)
-    if not 1 <= m <= max(k, 1):
-        raise ValueError(f"n_nonzero_coefs must be in [1, {k}] (the number of atoms), "
-                         f"got {n_nonzero_coefs}")
-    if tol is not None:
-        if x_sqnorms is None:
-            raise ValueError("omp_gram with tol needs x_sqnorms (squared signal norms)")
-        x_sqnorms = np.ascontiguousarray(x_sqnorms, dtype=np.float64).ravel()
-        _check_shape("x_sqnorms", x_sqnorms.shape, (n,))
-    else:
-        x_sqnorms = np.zeros(n)
-    code = np.zeros((n, k), dtype=dtype)
-    n_active = np.zeros(n, dtype=np.intc)
-    _sparse_coding.omp_gram(code, gram, xd, m, -1.0 if tol is None else float(tol),
-                            x_sqnorms, float(np.finfo(dtype).eps), n_active,
-                            effective_n_threads(n_threads))
-    return code, n_active
-
-
-def fista_step(code, momentum, grad, t, step, alpha, positive=False, n_threads=None):
-    """One FISTA proximal step with momentum and adaptive restart, in place.
-
-    For every row (signal)::
-
-        c_new = soft_threshold(momentum - step * grad, step * alpha)
-        if (momentum - c_new) . (c_new - code) > 0:  t = 1 (restart, no momentum)
-        else:  t_new = (1 + sqrt(1 + 4 t^2)) / 2
-        momentum = c_new + (t - 1) / t_new * (c_new - code);  code = c_new
-
-    where ``grad = momentum @ gram - xd`` is computed beforehand by a GEMM.
-
-    Parameters
-    ----------
-    code, momentum : ndarray of shape (n, k), C-contiguous, updated in place
-    grad : array-like of shape (n, k)
-    t : ndarray of shape (n,), float64, updated in place
-        Momentum counters (start at 1).
-    step : float
-        Step size, ``1 / L`` with ``L`` the largest eigenvalue of the Gram matrix.
-    alpha : float
-        L1 penalty.
-    positive : bool, default=False
-    n_threads : int, optional
-
-    Returns
-    -------
-    labels : ndarray of int32, shape (n_samples,)
-    inertia : float
-        Sum of squared distances of the rows to their centers.
-    centers : ndarray of shape (n_clusters, n_features), X's dtype
-    n_iter : int
-    """
-    X = np.asarray(X)
-    dtype = _float_dtype(X)
-    X = _as_c(X, dtype, "X")
-    centers_init = _as_c(centers_init, np.float64, "centers_init")
-    n, d = X.shape
-    K = centers_init.shape[0]
-    _check_shape("centers_init", centers_init.shape, (K, d))
-    n_threads = effective_n_threads(n_threads)
-    mean = X.mean(axis=0, dtype=np.float64).astype(dtype)
-    center = mean.astype(np.float64)
-    tol = float(np.mean(X.var(axis=0, dtype=np.float64))) * tol if tol else 0.0
-    centers = (centers_init - center).astype(dtype)  # in the centered frame
-    labels = np.full(n, -1, dtype=np.int32)
-    dist = np.empty(n)
-
-    def xc_row(i):
-        return X[i].astype(np.float64) - center
-
-    strict = False
-    with single_threaded_blas():
-        for it in range(max_iter):
-            n_changed, sums, counts = _kmeans.lloyd_iter(
-                X, mean, centers, labels, dist, True, _KMEANS_TILE, n_threads)
-            _relocate_empty_clusters(xc_row, sums, counts, labels, dist)
-            nonempty = counts > 0
-            sums[nonempty] /= counts[nonempty, None]
-            new_centers = sums.astype(dtype)
-            shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
-            centers = new_centers
-            if n_changed == 0:
-                strict = True
-                break
-            if shift <= tol:
-                break
-        if not strict:
-            _kmeans.lloyd_iter(X, mean, centers, labels, dist, False, _KMEANS_TILE,
-                               n_threads)
-        else:
-            # the labels were computed against the previous centers; distances
-            # (for the inertia) against the final ones
-            _kmeans.lloyd_iter(X, mean, centers, labels.copy(), dist, False,
-                               _KMEANS_TILE, n_threads)
-    return labels, float(dist.sum()), (centers + center).astype(dtype), it + 1
-    change : ndarray of shape (n,)
-        ``||c_new - c||^2 / ||c_new||^2`` per row.
-    """
-    code = _inplace(code, "code")
-    momentum = _inplace(momentum, "momentum")
-    _check_shape("momentum", momentum.shape, code.shape)
-    if momentum.dtype != code.dtype:
-        raise ValueError(f"momentum must have dtype {code.dtype}, got {momentum.dtype}")
-    grad = _as_c(grad, code.dtype, "grad")
-    _check_shape("grad", grad.shape, code.shape)
-    if not (isinstance(t, np.ndarray) and t.dtype == np.float64 and t.ndim == 1
-            and t.flags.c_contiguous and t.flags.writeable):
-        raise ValueError("t must be a writeable 1-D float64 array (it is updated in place)")
-    _check_shape("t", t.shape, (code.shape[0],))
-    change = np.zeros(code.shape[0])
-    _sparse_coding.fista_step(code, momentum, grad, t, float(step), float(alpha),
-                              bool(positive), change, effective_n_threads(n_threads))
-    return change
     float
     """
     dtype, data, indices, indptr, shape, Ht = _observed_rows(X_obs, W, Ht)

@@ -134,6 +134,7 @@ def csr_matmul(A, B, n_threads=None):
 
 
 
+
 # ---------------------------------------------------------------- Gaussian mixtures
 
 def _gmm_weighted_log_prob(X, weights, means, precisions_cholesky, covariance_type):
@@ -303,6 +304,9 @@ def kmeans_lloyd(X, centers_init, max_iter=300, tol=1e-4, n_threads=None):
         labels = dist_all.argmin(axis=1)
     inertia = float(dist_all.min(axis=1).sum())
     return labels.astype(np.int32), inertia, centers.astype(dtype), it + 1
+
+
+
 # ---------------------------------------------------------------------------
 # sparse coding
 # ---------------------------------------------------------------------------
@@ -446,6 +450,9 @@ def fista_step(code, momentum, grad, t, step, alpha, positive=False, n_threads=N
         momentum[i] = cn + beta * (cn - c_old[i])
         code[i] = cn
     return change
+
+
+
 # --------------------------------------------------------------- masked NMF
 
 def _observed_dense(X_obs):
