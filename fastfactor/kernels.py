@@ -21,7 +21,7 @@ Conventions
   per fit in :mod:`fastfactor._validation`).
 * ``n_threads=None`` follows OpenMP's setting, so
   ``threadpoolctl.threadpool_limits`` and ``OMP_NUM_THREADS`` apply; calls
-  too small to profit from threads (under ~32k multiply-adds per thread)
+  too small to profit from threads (under ~1M multiply-adds per thread)
   use fewer. Results are bitwise identical for a given thread count and
   agree to rounding across thread counts.
 * Sparse operands are ``scipy.sparse`` CSR matrices (other formats are
@@ -56,10 +56,11 @@ __all__ = [
 ]
 
 
-# Below this much work (about one multiply-add per unit) per thread, the
-# fork/join of a parallel region costs more than it saves, and on a busy
-# machine each region can wait a whole scheduler slice for its second thread.
-_MIN_WORK_PER_THREAD = 32768
+# Below this much work (about one multiply-add per unit, ~1 ms) per thread
+# a parallel region is not worth it: on a quiet machine its fork/join costs a
+# few microseconds, but on a busy one each region can wait a whole scheduler
+# slice (milliseconds) for its second thread.
+_MIN_WORK_PER_THREAD = 1 << 20
 
 
 def _threads_for(work, n_threads):

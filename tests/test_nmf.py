@@ -227,7 +227,9 @@ def test_sparse_input_is_not_densified(rng, monkeypatch):
 
 # ------------------------------------------------------------------ reliability
 
-def test_same_seed_and_threads_bitwise_identical(rng):
+def test_same_seed_and_threads_bitwise_identical(rng, monkeypatch):
+    # small inputs normally run on one thread; make the two-thread runs real
+    monkeypatch.setattr(ff.kernels, "_MIN_WORK_PER_THREAD", 1)
     X = low_rank_nonneg(rng, 80, 50, 5)
     a = ff.NMF(4, init="random", random_state=1, shuffle=True, n_threads=2).fit(X)
     b = ff.NMF(4, init="random", random_state=1, shuffle=True, n_threads=2).fit(X)
@@ -236,7 +238,8 @@ def test_same_seed_and_threads_bitwise_identical(rng):
     np.testing.assert_allclose(c.components_, a.components_, rtol=1e-9, atol=1e-12)
 
 
-def test_concurrent_fits_in_python_threads(rng):
+def test_concurrent_fits_in_python_threads(rng, monkeypatch):
+    monkeypatch.setattr(ff.kernels, "_MIN_WORK_PER_THREAD", 1)
     X = low_rank_nonneg(rng, 200, 120, 6)
     configs = [dict(solver="cd"), dict(solver="mu"), dict(solver="mu", beta_loss=1)]
     expected = [ff.NMF(5, random_state=0, max_iter=40, **c).fit(X).components_ for c in configs]
