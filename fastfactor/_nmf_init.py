@@ -45,7 +45,8 @@ def initialize_nmf(X, n_components, init=None, eps=1e-6, random_state=None):
         W = np.abs(avg * rng.standard_normal(size=(n_samples, n_components))).astype(X.dtype)
         return W, H
 
-    U, S, V = randomized_svd(X, n_components, random_state=random_state)
+    # float64 sketch: the same SVD as scikit-learn, so NNDSVD starts agree with it
+    U, S, V = randomized_svd(X, n_components, random_state=random_state, sketch_dtype="float64")
     W = np.zeros_like(U)
     H = np.zeros_like(V)
     # the leading singular pair of a non-negative matrix can be taken non-negative

@@ -340,6 +340,9 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, help=".npy .npz .csv .tsv or .mtx")
     _add_output_flags(p)
     p.set_defaults(func=_cmd_transform)
+    from ._cli_image import add_parser as add_image_parser
+
+    add_image_parser(sub, _add_output_flags)
     return parser
 
 

@@ -153,7 +153,7 @@ def demo_image(out, quick=False):
     img = image.sample_image("landscape", size=size, color=True)
     out(f"Image compression, built-in {size[0]}x{size[1]} colour scene")
     for label, compress in [("SVD rank 16", lambda: image.compress_svd(img, 16)),
-                            ("SVD 95% energy", lambda: image.compress_svd(img, 0.95)),
+                            ("SVD 99.9% energy", lambda: image.compress_svd(img, 0.999)),
                             ("NMF rank 16", lambda: image.compress_nmf(img, 16))]:
         comp, seconds = _timed(compress)
         rec = comp.reconstruct()

@@ -242,3 +242,58 @@ def test_progress_lines_when_not_a_terminal(data, tmp_path):
     quiet = run_cli("fit", "nmf", path, "-o", tmp_path / "q.npz", "-k", 3, "--max-iter", 30,
                     "-q", check=0)
     assert quiet.stderr == "" and quiet.stdout == ""
+
+
+# ---------------------------------------------------------------------- images
+
+@pytest.fixture
+def need_pillow():
+    pytest.importorskip("PIL")
+
+
+@pytest.mark.parametrize("action,extra,keys", [
+    ("compress", ["--sample", "shapes", "--size", "64", "--rank", "8"],
+     {"psnr_db", "ssim", "storage_ratio"}),
+    ("compress", ["--sample", "landscape", "--size", "64", "--energy", "0.999"],
+     {"psnr_db", "ranks"}),
+    ("compress", ["--sample", "rings", "--size", "48", "--method", "nmf", "--rank", "6"],
+     {"psnr_db"}),
+    ("denoise", ["--sample", "rings", "--size", "64", "--add-noise", "0.1"],
+     {"psnr_noisy_db", "psnr_denoised_db"}),
+    ("generate", ["--n", "4", "--components", "3", "--n-train", "64", "--covariance", "diag"],
+     {"generated", "mean_log_likelihood"}),
+    ("parts", ["--components", "4", "--n-train", "64"], {"parts"}),
+])
+def test_image_commands(need_pillow, tmp_path, action, extra, keys):
+    out = tmp_path / "out.png"
+    proc = run_cli("image", action, *extra, "-o", out, "--json", check=0)
+    info = json.loads(proc.stdout)
+    assert keys <= set(info) and out.exists()
+    if action == "denoise":
+        assert info["psnr_denoised_db"] > info["psnr_noisy_db"]
+    from fastfactor import image
+
+    assert image.load_image(out).ndim in (2, 3)
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["missing.png"], "does not exist|No such file|cannot"),
+    (["--sample", "shapes", "--size", "32", "--rank", "500"], "rank|n_components"),
+    (["--sample", "shapes", "--size", "32", "--energy", "1.5"], "energy|n_components"),
+    (["--sample", "nosuch"], "nosuch|name"),
+])
+def test_image_bad_input(need_pillow, tmp_path, extra, match):
+    import re
+
+    out = tmp_path / "out.png"
+    proc = run_cli("image", "compress", *extra, "-o", out)
+    assert proc.returncode == 3, proc.stderr
+    assert re.search(match, proc.stderr), proc.stderr
+    assert not out.exists()
+
+
+def test_image_denoise_patch_larger_than_image(need_pillow, tmp_path):
+    out = tmp_path / "out.png"
+    proc = run_cli("image", "denoise", "--sample", "shapes", "--size", "8", "--method",
+                   "patches", "--patch-size", "16", "-o", out)
+    assert proc.returncode == 3 and "patch" in proc.stderr and not out.exists()

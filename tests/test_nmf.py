@@ -262,7 +262,8 @@ def test_concurrent_fits_in_python_threads(rng, monkeypatch):
 
 @pytest.mark.parametrize("X,error,match", [
     (np.array([[1.0, -0.3], [2.0, 1.0]]), ValueError, r"Negative values.*min found: -0\.3"),
-    (np.array([[1.0, np.nan], [2.0, 1.0]]), ValueError, "contains NaN"),
+    # a NaN is a missing entry (masked NMF), but a row with none observed is an error
+    (np.array([[np.nan, np.nan], [2.0, 1.0]]), ValueError, "no observed entry"),
     (np.array([[1.0, np.inf], [2.0, 1.0]]), ValueError, "infinity"),
     (np.ones(5), ValueError, "Expected 2D array"),
     (np.ones((2, 2, 2)), ValueError, "Expected 2D array"),
