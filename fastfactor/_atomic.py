@@ -35,6 +35,11 @@ def atomic_path(path, force=True):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix,
                                dir=path.parent if str(path.parent) else ".")
     os.close(fd)
+    # mkstemp makes the file private (0600); give the result the usual
+    # permissions of a new file under the user's umask
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:  # data on disk before the rename makes it visible
