@@ -153,9 +153,21 @@ def mu_beta_terms(const floating[:, ::1] X, const floating[:, ::1] WH,
                   floating[:, ::1] out, floating[:, ::1] WH_pow, double beta,
                   bint want_pow, int n_threads):
     # out <- X * WH**(beta-2); if want_pow, WH_pow <- WH**(beta-1). ``out``
-    # may be WH itself: each entry is read before it is written.
+    # may be WH itself: each entry is read before it is written. The common
+    # losses get loops of their own, free of branches, so they vectorise.
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1], i, j
     cdef double wh
+    cdef floating eps = <floating>EPSILON
+    cdef floating v
+    if beta == 1 and not want_pow:
+        with nogil:
+            for i in prange(m, schedule='static', num_threads=n_threads):
+                for j in range(n):
+                    v = WH[i, j]
+                    if v < eps:
+                        v = eps
+                    out[i, j] = X[i, j] / v
+        return
     with nogil:
         for i in prange(m, schedule='static', num_threads=n_threads):
             for j in range(n):
