@@ -33,6 +33,8 @@ cdef Py_ssize_t ROW_BLOCK = 64
 # Largest lasso working set packed into a contiguous per-thread copy of
 # G[A, A] (8 MB per thread at most); larger ones read G in place.
 cdef Py_ssize_t PACK_CAP = 1024
+# Sweeps per round while the lasso working set is still growing.
+cdef int ROUND_SWEEPS = 10
 
 
 # --------------------------------------------------------------------------
@@ -272,16 +274,17 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
     Each outer round recomputes Gc = G @ c exactly (O(k * nnz)), checks the
     duality gap (scikit-learn's stopping rule: gap <= tol * ||y||^2), and
     builds the working set: the non-zeros plus the worst violators of the
-    optimality conditions among the zeros (at most max(8, nnz) new ones, so
+    optimality conditions among the zeros (at most max(16, 2 nnz) new ones, so
     a cold start does not flood it). Then cyclic coordinate descent sweeps
     run over the working set only, keeping Gc on it alone (O(|A|^2) per
     sweep), until the largest update of a sweep is below tol times the
-    largest coefficient (scikit-learn's inner test). Coordinates outside
+    largest coefficient (scikit-learn's inner test), or for at most
+    ROUND_SWEEPS sweeps while the working set is still growing. Coordinates outside
     the working set stay zero; when none violates, the sweeps tighten their
     test instead. Every sweep and every round counts as an iteration.
     """
     cdef Py_ssize_t j, l, s, n_active, nnz
-    cdef int n_iter = 0
+    cdef int n_iter = 0, sweeps, round_sweeps
     cdef bint packed
     cdef double tol_abs = tol * y_norm2, inner_tol = tol
     cdef double gap, w_max, d_w_max
@@ -301,9 +304,14 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                 active[nnz] = j
                 nnz += 1
         n_active = _pick_violators(c, Gc, q, k, alpha, positive, active, nnz,
-                                   max(8, nnz), score, cand)
+                                   max(16, 2 * nnz), score, cand)
         if n_active == nnz:
-            inner_tol *= 0.01    # nothing to add: solve the working set more tightly
+            inner_tol *= 0.1     # nothing to add: solve the working set more tightly
+            round_sweeps = max_iter
+        else:
+            # the working set just grew and may grow again: a few sweeps, then
+            # look again, rather than solving a set that is still changing exactly
+            round_sweeps = ROUND_SWEEPS
         # gather the working set into contiguous buffers when it fits
         packed = n_active <= cap
         if packed:
@@ -315,8 +323,10 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                 GcA[s] = Gc[active[s]]
                 qA[s] = q[active[s]]
         # cyclic coordinate descent over the working set
-        while n_iter < max_iter:
+        sweeps = 0
+        while n_iter < max_iter and sweeps < round_sweeps:
             n_iter += 1
+            sweeps += 1
             if packed:
                 d_w_max, w_max = _sweep_packed(GA, qA, cA, GcA, n_active, alpha, positive)
             else:
