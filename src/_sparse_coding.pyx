@@ -30,9 +30,6 @@ import numpy as np
 # blocks, not the threads, fix the summation order, so the result is the
 # same for every thread count.
 cdef Py_ssize_t ROW_BLOCK = 64
-# Largest lasso working set packed into a contiguous per-thread copy of
-# G[A, A] (8 MB per thread at most); larger ones read G in place.
-cdef Py_ssize_t PACK_CAP = 1024
 # Sweeps per round while the lasso working set is still growing.
 cdef int ROUND_SWEEPS = 10
 
@@ -279,9 +276,9 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
     run over the working set only, keeping Gc on it alone (O(|A|^2) per
     sweep), until the largest update of a sweep is below tol times the
     largest coefficient (scikit-learn's inner test), or for at most
-    ROUND_SWEEPS sweeps while the working set is still growing. Coordinates outside
-    the working set stay zero; when none violates, the sweeps tighten their
-    test instead. Every sweep and every round counts as an iteration.
+    ROUND_SWEEPS sweeps while the working set is still growing. Coordinates
+    outside the working set stay zero; when none violates, the sweeps
+    tighten their test instead. Every sweep and every round counts as an iteration.
     """
     cdef Py_ssize_t j, l, s, n_active, nnz
     cdef int n_iter = 0, sweeps, round_sweeps
@@ -346,7 +343,9 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
 def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
                   const floating[:, ::1] XD, const double[::1] x_sqnorms,
                   double alpha, double tol, int max_iter, bint positive,
-                  int[::1] n_iter, double[::1] gaps, int n_threads):
+                  int[::1] n_iter, double[::1] gaps, Py_ssize_t pack_cap, int n_threads):
+    # Working sets of up to pack_cap atoms are packed into a contiguous
+    # per-thread copy of G[A, A] (pack_cap^2 doubles); larger ones read G in place.
     cdef Py_ssize_t n = C.shape[0], k = C.shape[1], i
     cdef double* c
     cdef double* Gc
@@ -357,15 +356,14 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
     cdef double* qA
     cdef Py_ssize_t* active
     cdef Py_ssize_t* cand
-    # working sets up to `cap` atoms are packed into a contiguous G[A, A]
-    cdef Py_ssize_t cap = min(k, PACK_CAP)
+    cdef Py_ssize_t cap = min(k, pack_cap)
     if n == 0 or k == 0:
         return
     with nogil, parallel(num_threads=n_threads):
-        GA = <double*>malloc(cap * cap * sizeof(double))
-        cA = <double*>malloc(cap * sizeof(double))
-        GcA = <double*>malloc(cap * sizeof(double))
-        qA = <double*>malloc(cap * sizeof(double))
+        GA = <double*>malloc(max(cap * cap, 1) * sizeof(double))
+        cA = <double*>malloc(max(cap, 1) * sizeof(double))
+        GcA = <double*>malloc(max(cap, 1) * sizeof(double))
+        qA = <double*>malloc(max(cap, 1) * sizeof(double))
         c = <double*>malloc(k * sizeof(double))
         Gc = <double*>malloc(k * sizeof(double))
         score = <double*>malloc(k * sizeof(double))
