@@ -63,6 +63,9 @@ def main(argv=None):
                         help="1000 signals and a 3-batch dictionary-learning run")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--skip-dl", action="store_true", help="skip dictionary learning")
+    parser.add_argument("--dl-only", action="store_true", help="only dictionary learning")
+    parser.add_argument("--dl-algorithms", default="cd,lars",
+                        help="fit_algorithm values to compare (comma-separated)")
     args = parser.parse_args(argv)
 
     import sklearn
@@ -86,7 +89,7 @@ def main(argv=None):
                                         n_jobs=n_threads, **kw)
 
     # scikit-learn runs serially (n_jobs=None); its BLAS may use both cores.
-    for algorithm in ("lasso_cd", "lasso_lars"):
+    for algorithm in () if args.dl_only else ("lasso_cd", "lasso_lars"):
         sk_s, sk_code = best_time(lambda: skd.sparse_encode(Y, D, algorithm=algorithm,
                                                             alpha=alpha), args.repeat)
         ff1_s, _ = best_time(ff_encode(algorithm, 1), args.repeat)
@@ -95,24 +98,26 @@ def main(argv=None):
                                                                              alpha)
         add(f"sparse_encode {algorithm}", sk_s, ff1_s, ff2_s,
             f"objective rel. diff {abs(f_ff - f_sk) / f_sk:.1e}")
-    sk_s, sk_code = best_time(lambda: skd.sparse_encode(Y, D, algorithm="omp",
-                                                        n_nonzero_coefs=10), args.repeat)
-    ff1_s, _ = best_time(ff_encode("omp", 1, n_nonzero_coefs=10), args.repeat)
-    ff2_s, ff_code = best_time(ff_encode("omp", 2, n_nonzero_coefs=10), args.repeat)
-    add("sparse_encode omp (10 atoms)", sk_s, ff1_s, ff2_s,
-        f"same support: {bool(((sk_code != 0) == (ff_code != 0)).all())}, max coef diff "
-        f"{np.abs(sk_code - ff_code).max():.1e}")
-    ff1_s, _ = best_time(ff_encode("fista", 1), 1)
-    ff2_s, ff_code = best_time(ff_encode("fista", 2), 1)
-    sk_cd = skd.sparse_encode(Y, D, algorithm="lasso_cd", alpha=alpha)
-    f_sk, f_ff = lasso_objective(Y, D, sk_cd, alpha), lasso_objective(Y, D, ff_code, alpha)
-    add("sparse_encode fista (vs sklearn lasso_cd)", rows[0]["sklearn_s"], ff1_s, ff2_s,
-        f"objective rel. diff {abs(f_ff - f_sk) / f_sk:.1e}")
+    if not args.dl_only:
+        sk_s, sk_code = best_time(lambda: skd.sparse_encode(Y, D, algorithm="omp",
+                                                            n_nonzero_coefs=10), args.repeat)
+        ff1_s, _ = best_time(ff_encode("omp", 1, n_nonzero_coefs=10), args.repeat)
+        ff2_s, ff_code = best_time(ff_encode("omp", 2, n_nonzero_coefs=10), args.repeat)
+        add("sparse_encode omp (10 atoms)", sk_s, ff1_s, ff2_s,
+            f"same support: {bool(((sk_code != 0) == (ff_code != 0)).all())}, max coef "
+            f"diff {np.abs(sk_code - ff_code).max():.1e}")
+        ff1_s, _ = best_time(ff_encode("fista", 1), 1)
+        ff2_s, ff_code = best_time(ff_encode("fista", 2), 1)
+        sk_cd = skd.sparse_encode(Y, D, algorithm="lasso_cd", alpha=alpha)
+        f_sk = lasso_objective(Y, D, sk_cd, alpha)
+        f_ff = lasso_objective(Y, D, ff_code, alpha)
+        add("sparse_encode fista (vs sklearn lasso_cd)", rows[0]["sklearn_s"], ff1_s, ff2_s,
+            f"objective rel. diff {abs(f_ff - f_sk) / f_sk:.1e}")
 
     if not args.skip_dl:
         n_passes = 1
         X_dl = Y[:768] if args.quick else Y
-        for fit_algorithm in ("cd", "lars"):
+        for fit_algorithm in args.dl_algorithms.split(","):
             kw = dict(n_components=512, alpha=alpha, batch_size=256, max_iter=n_passes,
                       fit_algorithm=fit_algorithm, random_state=0, tol=0.0,
                       max_no_improvement=None)

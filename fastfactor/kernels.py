@@ -802,7 +802,7 @@ def soft_threshold_grad(Z, grad_out, threshold, positive=False, n_threads=None):
 
 
 def lasso_cd_gram(code, gram, xd, x_sqnorms, alpha, max_iter=1000, tol=1e-8,
-                  positive=False, return_info=False, n_threads=None):
+                  positive=False, return_info=False, n_threads=None, _pack_cap=1024):
     """Lasso for many signals by coordinate descent on the Gram matrix, in place.
 
     For every signal ``y_i`` (one per row of ``code``, in parallel) solves::
@@ -835,6 +835,10 @@ def lasso_cd_gram(code, gram, xd, x_sqnorms, alpha, max_iter=1000, tol=1e-8,
     return_info : bool, default=False
         Also return the iteration counts and final duality gaps.
     n_threads : int, optional
+    _pack_cap : int, default=1024
+        Working sets of up to this many atoms are copied into a contiguous
+        per-thread ``gram[A, A]`` (``_pack_cap**2`` doubles per thread);
+        larger ones are read in place. Private: for tests.
 
     Returns
     -------
@@ -855,7 +859,7 @@ def lasso_cd_gram(code, gram, xd, x_sqnorms, alpha, max_iter=1000, tol=1e-8,
     gaps = np.zeros(n)
     _sparse_coding.lasso_cd_gram(code, gram, xd, x_sqnorms, float(alpha), float(tol),
                                  int(max_iter), bool(positive), n_iter, gaps,
-                                 effective_n_threads(n_threads))
+                                 max(int(_pack_cap), 0), effective_n_threads(n_threads))
     if return_info:
         return n_iter, gaps
     return None

@@ -30,9 +30,8 @@ import numpy as np
 # blocks, not the threads, fix the summation order, so the result is the
 # same for every thread count.
 cdef Py_ssize_t ROW_BLOCK = 64
-# Largest lasso working set packed into a contiguous per-thread copy of
-# G[A, A] (8 MB per thread at most); larger ones read G in place.
-cdef Py_ssize_t PACK_CAP = 1024
+# Sweeps per round while the lasso working set is still growing.
+cdef int ROUND_SWEEPS = 10
 
 
 # --------------------------------------------------------------------------
@@ -272,16 +271,17 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
     Each outer round recomputes Gc = G @ c exactly (O(k * nnz)), checks the
     duality gap (scikit-learn's stopping rule: gap <= tol * ||y||^2), and
     builds the working set: the non-zeros plus the worst violators of the
-    optimality conditions among the zeros (at most max(8, nnz) new ones, so
+    optimality conditions among the zeros (at most max(16, 2 nnz) new ones, so
     a cold start does not flood it). Then cyclic coordinate descent sweeps
     run over the working set only, keeping Gc on it alone (O(|A|^2) per
     sweep), until the largest update of a sweep is below tol times the
-    largest coefficient (scikit-learn's inner test). Coordinates outside
-    the working set stay zero; when none violates, the sweeps tighten their
-    test instead. Every sweep and every round counts as an iteration.
+    largest coefficient (scikit-learn's inner test), or for at most
+    ROUND_SWEEPS sweeps while the working set is still growing. Coordinates
+    outside the working set stay zero; when none violates, the sweeps
+    tighten their test instead. Every sweep and every round counts as an iteration.
     """
     cdef Py_ssize_t j, l, s, n_active, nnz
-    cdef int n_iter = 0
+    cdef int n_iter = 0, sweeps, round_sweeps
     cdef bint packed
     cdef double tol_abs = tol * y_norm2, inner_tol = tol
     cdef double gap, w_max, d_w_max
@@ -301,9 +301,14 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                 active[nnz] = j
                 nnz += 1
         n_active = _pick_violators(c, Gc, q, k, alpha, positive, active, nnz,
-                                   max(8, nnz), score, cand)
+                                   max(16, 2 * nnz), score, cand)
         if n_active == nnz:
-            inner_tol *= 0.01    # nothing to add: solve the working set more tightly
+            inner_tol *= 0.1     # nothing to add: solve the working set more tightly
+            round_sweeps = max_iter
+        else:
+            # the working set just grew and may grow again: a few sweeps, then
+            # look again, rather than solving a set that is still changing exactly
+            round_sweeps = ROUND_SWEEPS
         # gather the working set into contiguous buffers when it fits
         packed = n_active <= cap
         if packed:
@@ -315,8 +320,10 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                 GcA[s] = Gc[active[s]]
                 qA[s] = q[active[s]]
         # cyclic coordinate descent over the working set
-        while n_iter < max_iter:
+        sweeps = 0
+        while n_iter < max_iter and sweeps < round_sweeps:
             n_iter += 1
+            sweeps += 1
             if packed:
                 d_w_max, w_max = _sweep_packed(GA, qA, cA, GcA, n_active, alpha, positive)
             else:
@@ -336,7 +343,9 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
 def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
                   const floating[:, ::1] XD, const double[::1] x_sqnorms,
                   double alpha, double tol, int max_iter, bint positive,
-                  int[::1] n_iter, double[::1] gaps, int n_threads):
+                  int[::1] n_iter, double[::1] gaps, Py_ssize_t pack_cap, int n_threads):
+    # Working sets of up to pack_cap atoms are packed into a contiguous
+    # per-thread copy of G[A, A] (pack_cap^2 doubles); larger ones read G in place.
     cdef Py_ssize_t n = C.shape[0], k = C.shape[1], i
     cdef double* c
     cdef double* Gc
@@ -347,15 +356,14 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
     cdef double* qA
     cdef Py_ssize_t* active
     cdef Py_ssize_t* cand
-    # working sets up to `cap` atoms are packed into a contiguous G[A, A]
-    cdef Py_ssize_t cap = min(k, PACK_CAP)
+    cdef Py_ssize_t cap = min(k, pack_cap)
     if n == 0 or k == 0:
         return
     with nogil, parallel(num_threads=n_threads):
-        GA = <double*>malloc(cap * cap * sizeof(double))
-        cA = <double*>malloc(cap * sizeof(double))
-        GcA = <double*>malloc(cap * sizeof(double))
-        qA = <double*>malloc(cap * sizeof(double))
+        GA = <double*>malloc(max(cap * cap, 1) * sizeof(double))
+        cA = <double*>malloc(max(cap, 1) * sizeof(double))
+        GcA = <double*>malloc(max(cap, 1) * sizeof(double))
+        qA = <double*>malloc(max(cap, 1) * sizeof(double))
         c = <double*>malloc(k * sizeof(double))
         Gc = <double*>malloc(k * sizeof(double))
         score = <double*>malloc(k * sizeof(double))

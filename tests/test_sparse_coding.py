@@ -449,3 +449,16 @@ def test_check_estimator_sparse_coder():
         pytest.skip("scikit-learn's per-check SparseCoder parameters are not available")
     rng = np.random.RandomState(0)
     _run_checks(SparseCoder(dictionary=rng.normal(size=(5, 3))), per_check)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_lasso_unpacked_working_set_same_result(positive):
+    # working sets larger than _pack_cap read the Gram matrix in place
+    # instead of packing gram[A, A]: the same sweeps, the same result
+    X, D = make_problem(seed=12)
+    G, XD, x2 = D @ D.T, X @ D.T, (X * X).sum(axis=1)
+    packed, unpacked = np.zeros((len(X), len(D))), np.zeros((len(X), len(D)))
+    kernels.lasso_cd_gram(packed, G, XD, x2, 0.02, positive=positive)
+    kernels.lasso_cd_gram(unpacked, G, XD, x2, 0.02, positive=positive, _pack_cap=0)
+    np.testing.assert_allclose(unpacked, packed, rtol=0, atol=1e-12)
+    assert (packed != 0).any()
