@@ -3,7 +3,9 @@
 Inputs: ``.npy`` (memory-mapped, not read whole), ``.npz`` (``file.npz`` with
 one array, or ``file.npz:name``), Matrix Market ``.mtx`` (sparse, as CSR),
 ``.csv``/``.tsv`` (numbers; a non-numeric first line is taken as a header),
-HDF5 datasets ``file.h5:/path`` (needs h5py). Outputs: ``.npy``, ``.npz``,
+HDF5 datasets ``file.h5:/path`` (needs h5py), and images (``.png``, ``.jpg``
+...: a grayscale image is its (H, W) pixel matrix, a colour one the (H, 3W)
+matrix of its channels side by side; needs Pillow). Outputs: ``.npy``, ``.npz``,
 ``.csv``/``.tsv`` and ``.mtx``, always written atomically.
 """
 from pathlib import Path
@@ -14,7 +16,9 @@ import scipy.sparse as sp
 
 from ._atomic import atomic_path
 
-INPUT_FORMATS = (".npy", ".npz", ".mtx", ".csv", ".tsv", ".txt", ".h5", ".hdf5")
+INPUT_FORMATS = (".npy", ".npz", ".mtx", ".csv", ".tsv", ".txt", ".h5", ".hdf5", ".png", ".jpg",
+                 ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+IMAGE_FORMATS = INPUT_FORMATS[8:]
 OUTPUT_FORMATS = (".npy", ".npz", ".csv", ".tsv", ".mtx")
 
 
@@ -69,6 +73,8 @@ def read_matrix(spec):
             X = _read_text(path, "\t" if ext == ".tsv" else ("," if ext == ".csv" else None))
         elif ext in (".h5", ".hdf5"):
             X = _read_hdf5(path, name)
+        elif ext in IMAGE_FORMATS:
+            X = _read_image(path)
         else:
             raise InputError(f"unknown input format {ext!r} for {path}; expected one of "
                              f"{', '.join(INPUT_FORMATS)}")
@@ -92,6 +98,16 @@ def _read_text(path, delimiter):
         skip = 1  # a header line
     X = np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2)
     return X
+
+
+def _read_image(path):
+    """An image as a matrix: (H, W) for grayscale, (H, 3W) channels side by side for colour."""
+    from .image import load_image
+
+    img = load_image(path)
+    if img.ndim == 3:
+        img = np.concatenate([img[:, :, c] for c in range(img.shape[2])], axis=1)
+    return img
 
 
 def _read_hdf5(path, name):

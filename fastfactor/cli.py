@@ -165,9 +165,24 @@ def _estimator_from_args(kind, args):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
-    if "n_threads" not in valid and getattr(args, "n_threads", None) is not None:
-        params.pop("n_threads", None)
+    threads = getattr(args, "n_threads", None)
+    if threads is not None and "n_threads" not in valid and "n_jobs" in valid:
+        params["n_jobs"] = threads
     return cls(**params)
+
+
+def _thread_limit(args):
+    """--threads also caps OpenMP itself, for models whose threads are not a parameter."""
+    import contextlib
+
+    import threadpoolctl
+
+    threads = getattr(args, "n_threads", None)
+    if threads is None:
+        return contextlib.nullcontext()
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    return threadpoolctl.threadpool_limits(threads, user_api="openmp")
 
 
 def _load_input(spec, dtype):
@@ -224,10 +239,11 @@ def _cmd_fit(args):
                               f"({args.checkpoint})", file=sys.stderr)
             saver = ckpt.Checkpointer(args.checkpoint, header, args.checkpoint_every,
                                       progress=progress)
-            with saver.stop_on_signals():
+            with saver.stop_on_signals(), _thread_limit(args):
                 model._fit_checkpointed(X, callback=saver, resume=resume)
         else:
-            model.fit(X)
+            with _thread_limit(args):
+                model.fit(X)
     finally:
         progress.close()
     seconds = time.perf_counter() - start
@@ -270,9 +286,16 @@ def _cmd_transform(args):
     if expected is not None and X.shape[1] != expected:
         raise ValueError(f"{args.input} has {X.shape[1]} features but the model in "
                          f"{args.model} was fitted on {expected}")
-    if not hasattr(model, "transform"):
+    if args.labels:
+        if not hasattr(model, "predict"):
+            raise UsageError(f"{type(model).__name__} does not predict labels")
+        out = model.predict(X).reshape(-1, 1)
+    elif hasattr(model, "transform"):
+        out = model.transform(X)
+    elif hasattr(model, "predict_proba"):  # a mixture: the responsibilities
+        out = model.predict_proba(X)
+    else:
         raise UsageError(f"{type(model).__name__} has no transform")
-    out = model.transform(X)
     write_matrix(args.output, out, force=args.force)
     if args.json:
         print(json.dumps({"model": str(args.model), "input": str(args.input),
@@ -338,6 +361,9 @@ def build_parser():
     p.add_argument("model", help="model file written by 'fastfactor fit'")
     p.add_argument("input", help="data file")
     p.add_argument("-o", "--output", required=True, help=".npy .npz .csv .tsv or .mtx")
+    p.add_argument("--labels", action="store_true",
+                   help="mixtures: write the predicted component of each row instead of "
+                        "the responsibilities")
     _add_output_flags(p)
     p.set_defaults(func=_cmd_transform)
     from ._cli_image import add_parser as add_image_parser

@@ -297,3 +297,37 @@ def test_image_denoise_patch_larger_than_image(need_pillow, tmp_path):
     proc = run_cli("image", "denoise", "--sample", "shapes", "--size", "8", "--method",
                    "patches", "--patch-size", "16", "-o", out)
     assert proc.returncode == 3 and "patch" in proc.stderr and not out.exists()
+
+
+def test_hdf5_and_image_inputs(data, tmp_path):
+    X, _ = data
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("PIL")
+    with h5py.File(tmp_path / "d.h5", "w") as fh:
+        fh.create_dataset("/group/X", data=X)
+    proc = run_cli("fit", "nmf", f"{tmp_path / 'd.h5'}:/group/X", "-o", tmp_path / "m.npz",
+                   "-k", 3, "--max-iter", 10, "--json", check=0)
+    assert json.loads(proc.stdout)["shape"] == [120, 40]
+    proc = run_cli("fit", "nmf", tmp_path / "d.h5", "-o", tmp_path / "m2.npz")
+    assert proc.returncode == 3 and "name the dataset" in proc.stderr
+    from fastfactor import image
+
+    image.save_image(tmp_path / "pic.png", image.sample_image("shapes", size=(32, 40)))
+    proc = run_cli("fit", "svd", tmp_path / "pic.png", "-o", tmp_path / "s.npz", "-k", 4,
+                   "--json", "--threads", 1, check=0)
+    assert json.loads(proc.stdout)["shape"] == [32, 120]
+
+
+@pytest.mark.parametrize("kind", ["gmm", "dict", "svd"])
+def test_fit_every_model_kind(data, tmp_path, kind):
+    _, path = data
+    out = tmp_path / f"{kind}.npz"
+    extra = {"gmm": ["--covariance-type", "diag", "--max-iter", 20],
+             "dict": ["--max-iter", 2, "--batch-size", 32],
+             "svd": []}[kind]
+    run_cli("fit", kind, path, "-o", out, "-k", 3, "--seed", 0, "--threads", 1, *extra, "-q",
+            check=0)
+    model = ff.load(out)
+    assert model.n_features_in_ == 40
+    run_cli("transform", out, path, "-o", tmp_path / "t.npy", "-q", check=0)
+    assert np.load(tmp_path / "t.npy").shape[0] == 120
