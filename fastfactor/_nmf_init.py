@@ -29,24 +29,41 @@ def initialize_nmf(X, n_components, init=None, eps=1e-6, random_state=None):
     -------
     W, H : ndarrays in X's dtype
     """
-    n_samples, n_features = X.shape
-    if init is None:
-        init = "nndsvda" if n_components <= min(n_samples, n_features) else "random"
-    if init != "random" and n_components > min(n_samples, n_features):
-        raise ValueError(
-            f"init={init!r} can only be used when n_components <= min(n_samples, "
-            f"n_features) = {min(n_samples, n_features)}, got n_components={n_components}; "
-            "use init='random' instead."
-        )
+    init = resolve_init(init, n_components, X.shape)
     if init == "random":
-        avg = np.sqrt(_mean(X) / n_components)
-        rng = check_random_state(random_state)
-        H = np.abs(avg * rng.standard_normal(size=(n_components, n_features))).astype(X.dtype)
-        W = np.abs(avg * rng.standard_normal(size=(n_samples, n_components))).astype(X.dtype)
-        return W, H
-
+        return random_init(X.shape, n_components, _mean(X), X.dtype, random_state)
     # float64 sketch: the same SVD as scikit-learn, so NNDSVD starts agree with it
     U, S, V = randomized_svd(X, n_components, random_state=random_state, sketch_dtype="float64")
+    W, H = nndsvd_from_svd(U, S, V, init, _mean(X), eps, random_state)
+    return W.astype(X.dtype, copy=False), H.astype(X.dtype, copy=False)
+
+
+def resolve_init(init, n_components, shape):
+    """The init method to use ('nndsvda' or 'random' for None), checked against the shape."""
+    if init is None:
+        init = "nndsvda" if n_components <= min(shape) else "random"
+    if init != "random" and n_components > min(shape):
+        raise ValueError(
+            f"init={init!r} can only be used when n_components <= min(n_samples, "
+            f"n_features) = {min(shape)}, got n_components={n_components}; "
+            "use init='random' instead."
+        )
+    return init
+
+
+def random_init(shape, n_components, mean, dtype, random_state):
+    """|N(0, 1)| * sqrt(mean / k) factors, drawn H first then W (as scikit-learn)."""
+    n_samples, n_features = shape
+    avg = np.sqrt(mean / n_components)
+    rng = check_random_state(random_state)
+    H = np.abs(avg * rng.standard_normal(size=(n_components, n_features))).astype(dtype)
+    W = np.abs(avg * rng.standard_normal(size=(n_samples, n_components))).astype(dtype)
+    return W, H
+
+
+def nndsvd_from_svd(U, S, V, init, mean, eps=1e-6, random_state=None):
+    """NNDSVD factors from a truncated SVD ``U diag(S) V`` of X (whose mean is ``mean``)."""
+    n_components = S.shape[0]
     W = np.zeros_like(U)
     H = np.zeros_like(V)
     # the leading singular pair of a non-negative matrix can be taken non-negative
@@ -62,20 +79,20 @@ def initialize_nmf(X, n_components, init=None, eps=1e-6, random_state=None):
         # keep whichever sign pattern carries more of the singular pair
         if m_p > m_n:
             u, v, sigma = x_p / x_p_nrm, y_p / y_p_nrm, m_p
-        else:
+        elif m_n > 0:
             u, v, sigma = x_n / x_n_nrm, y_n / y_n_nrm, m_n
+        else:  # a zero singular pair (rank-deficient X): leave the column at zero
+            continue
         lbd = np.sqrt(S[j] * sigma)
         W[:, j] = lbd * u
         H[j, :] = lbd * v
     W[W < eps] = 0
     H[H < eps] = 0
     if init == "nndsvda":
-        avg = _mean(X)
-        W[W == 0] = avg
-        H[H == 0] = avg
+        W[W == 0] = mean
+        H[H == 0] = mean
     elif init == "nndsvdar":
         rng = check_random_state(random_state)
-        avg = _mean(X)
-        W[W == 0] = np.abs(avg * rng.standard_normal(size=int((W == 0).sum())) / 100)
-        H[H == 0] = np.abs(avg * rng.standard_normal(size=int((H == 0).sum())) / 100)
-    return W.astype(X.dtype, copy=False), H.astype(X.dtype, copy=False)
+        W[W == 0] = np.abs(mean * rng.standard_normal(size=int((W == 0).sum())) / 100)
+        H[H == 0] = np.abs(mean * rng.standard_normal(size=int((H == 0).sum())) / 100)
+    return W, H

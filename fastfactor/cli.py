@@ -215,6 +215,9 @@ def _cmd_fit(args):
     check_writable(args.output, force=args.force)
     model = _estimator_from_args(args.model, args)
     X = _load_input(args.input, args.dtype)
+    client = _dask_client(args)
+    if client is not None:
+        X = _as_dask(X, client)
     start = time.perf_counter()
     max_iter = model.get_params().get("max_iter", 0) or 0
     progress = Progress(max_iter, quiet=args.quiet)
@@ -247,6 +250,8 @@ def _cmd_fit(args):
     finally:
         progress.close()
     seconds = time.perf_counter() - start
+    if client is not None:
+        client.close()
     info = {"model": args.model, "input": str(args.input), "shape": list(X.shape),
             "seconds": round(seconds, 4), "output": str(args.output), **_summary(model)}
     save(model, args.output, force=args.force,
@@ -259,6 +264,41 @@ def _cmd_fit(args):
                         for k, v in _summary(model).items())
               + f" -> {args.output}")
     return EXIT_OK
+
+
+def _dask_client(args):
+    """A distributed client for --scheduler ADDRESS or --dask-workers N (else None)."""
+    if not (getattr(args, "scheduler", None) or getattr(args, "dask_workers", None)):
+        return None
+    if args.model != "nmf":
+        raise UsageError("--scheduler/--dask-workers run 'fit nmf' only, so far")
+    try:
+        import distributed
+    except ImportError as exc:
+        raise UsageError('distributed fits need dask: pip install "fastfactor[dask]"') from exc
+    if args.scheduler:
+        try:
+            return distributed.Client(args.scheduler, timeout=args.dask_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise OSError(f"no dask scheduler answered at {args.scheduler} within "
+                          f"{args.dask_timeout} s ({exc})") from exc
+    threads = getattr(args, "n_threads", None) or 1
+    cluster = distributed.LocalCluster(n_workers=args.dask_workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None,
+                                       silence_logs=40,
+                                       env={"OMP_NUM_THREADS": str(threads)})
+    return distributed.Client(cluster)
+
+
+def _as_dask(X, client):
+    """Row chunks, a few per worker, each holding whole rows."""
+    import dask.array as da
+
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    rows = max(1, -(-X.shape[0] // (4 * n_workers)))
+    if hasattr(X, "tocsr"):
+        raise UsageError("distributed fits take dense input (.npy, .npz, .csv, .h5) so far")
+    return da.from_array(X, chunks=(rows, X.shape[1]))
 
 
 def model_state_params(model):
@@ -324,6 +364,12 @@ def _add_fit_parser(sub):
                         help="iterations between checkpoints (default 10)")
         kp.add_argument("--resume", action="store_true",
                         help="continue from --checkpoint if it exists")
+        kp.add_argument("--scheduler", metavar="ADDRESS",
+                        help="fit on a dask.distributed cluster (nmf)")
+        kp.add_argument("--dask-workers", type=int, metavar="N",
+                        help="fit on a local dask cluster of N worker processes (nmf)")
+        kp.add_argument("--dask-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="how long to wait for the scheduler (default 10)")
         _add_output_flags(kp)
         if cls is not None:
             _add_model_options(kp, cls)

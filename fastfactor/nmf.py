@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from . import kernels
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
+from ._dask_nmf import is_dask_array
 from ._nmf_data import EPSILON, NMFData
 from ._nmf_init import INIT_METHODS, initialize_nmf
 from ._threads import effective_n_threads
@@ -541,6 +542,44 @@ class NMF(TransformerMixin, BaseEstimator):
                           "it to improve convergence.", ConvergenceWarning)
         return W, np.ascontiguousarray(Ht.T), n_iter, losses, data, beta
 
+    def _fit_dask(self, X, W=None, H=None, callback=None, resume=None):
+        """Fit on a row-chunked dask array (see :mod:`fastfactor._dask_nmf`); returns W."""
+        from ._dask_nmf import DaskNMF
+
+        n_components, beta = self._check_params(X)
+        if n_components == "auto" and not (self.init == "custom" and H is not None):
+            n_components = X.shape[1]
+        dist = DaskNMF(X, effective_n_threads(self.n_threads))
+        if beta <= 0 and dist.min == 0:
+            raise ValueError(f"beta_loss={self.beta_loss!r} (<= 0) is undefined where X is "
+                             "zero and X contains zeros.")
+        self.n_features_in_ = X.shape[1]
+        if resume is not None:
+            W, Ht = resume["W"].copy(), resume["Ht"].copy()
+        elif self.init == "custom":
+            H = check_init_factor(H, (n_components, X.shape[1]), "H", dist.dtype, "NMF")
+            W = check_init_factor(W, (X.shape[0], H.shape[0]), "W", dist.dtype, "NMF")
+            W, Ht = W.copy(), np.ascontiguousarray(H.T)
+        else:
+            W, H = dist.initial_factors(n_components, self.init, self.random_state)
+            Ht = np.ascontiguousarray(H.T)
+        l1_W, l1_H, l2_W, l2_H = self._regularization(X)
+        W, Ht, n_iter, losses = dist.run(
+            np.ascontiguousarray(W, dtype=dist.dtype), np.ascontiguousarray(Ht, dtype=dist.dtype),
+            self.solver, beta=beta, tol=float(self.tol), max_iter=int(self.max_iter),
+            l1_reg_W=l1_W, l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, verbose=self.verbose,
+            shuffle=self.shuffle, random_state=self.random_state,
+            max_inner_iter=self.max_inner_iter, callback=callback, resume=resume)
+        if n_iter == self.max_iter and self.tol > 0:
+            warnings.warn(f"Maximum number of iterations {self.max_iter} reached. Increase "
+                          "it to improve convergence.", ConvergenceWarning)
+        self.reconstruction_err_ = float(np.sqrt(2 * dist.loss(dist.scatter_W(W), Ht, beta)))
+        self.components_ = np.ascontiguousarray(Ht.T)
+        self.n_components_ = self.components_.shape[0]
+        self.n_iter_ = n_iter
+        self.loss_history_ = losses
+        return dist.da.from_array(W, chunks=(X.chunks[0], W.shape[1]))
+
     def fit_transform(self, X, y=None, W=None, H=None, mask=None):
         """Learn the factorization of X and return W.
 
@@ -560,6 +599,10 @@ class NMF(TransformerMixin, BaseEstimator):
         -------
         W : ndarray of shape (n_samples, n_components)
         """
+        if is_dask_array(X):
+            if mask is not None:
+                raise ValueError("mask= is not supported with a dask array X yet")
+            return self._fit_dask(X, W=W, H=H)
         # -- masked-NMF hook (fastfactor._nmf_masked_solvers): NaN or mask= -> masked solvers
         from . import _nmf_masked_solvers
         if mask is not None or _nmf_masked_solvers.has_missing(X):
@@ -578,6 +621,9 @@ class NMF(TransformerMixin, BaseEstimator):
         continues exactly where it was taken. Used by the command line's
         ``--checkpoint``/``--resume``.
         """
+        if is_dask_array(X):
+            self._fit_dask(X, callback=callback, resume=resume)
+            return self
         X = validate_data(self, X, reset=True, accept_sparse=True, ensure_non_negative=True)
         W, H, n_iter, losses, data, beta = self._fit_transform(X, callback=callback,
                                                                resume=resume)
@@ -623,6 +669,15 @@ class NMF(TransformerMixin, BaseEstimator):
         W : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "components_")
+        if is_dask_array(X):  # each row block is transformed where it lives
+            from ._dask_nmf import prepare
+
+            X, _ = prepare(X)
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but NMF is expecting "
+                                 f"{self.n_features_in_} features as input.")
+            return X.map_blocks(lambda block: self.transform(np.asarray(block)),
+                                dtype=X.dtype, chunks=(X.chunks[0], (self.n_components_,)))
         # -- masked-NMF hook (fastfactor._nmf_masked_solvers): NaN or mask= -> masked solvers
         from . import _nmf_masked_solvers
         if mask is not None or _nmf_masked_solvers.has_missing(X):

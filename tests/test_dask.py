@@ -1,0 +1,148 @@
+"""NMF on dask arrays: equal to the single-machine fit, on real worker processes."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import fastfactor as ff
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None, silence_logs=50)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    X = rng.random((600, 10)) @ rng.random((10, 80)) + 0.1 * rng.random((600, 80))
+    W0, H0 = rng.random((600, 6)), rng.random((6, 80))
+    return X, W0, H0
+
+
+CONFIGS = [dict(solver="cd"), dict(solver="cd", shuffle=True, random_state=1, alpha_W=0.01),
+           dict(solver="mu"), dict(solver="mu", beta_loss="kullback-leibler"),
+           dict(solver="mu", beta_loss=1.5)]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_distributed_fit_equals_local_fit(client, problem, config):
+    X, W0, H0 = problem
+    local = ff.NMF(6, init="custom", max_iter=25, **config)
+    W_local = local.fit_transform(X, W=W0.copy(), H=H0.copy())
+    dist = ff.NMF(6, init="custom", max_iter=25, **config)
+    W_dist = dist.fit_transform(da.from_array(X, chunks=(150, 80)), W=W0.copy(), H=H0.copy())
+    assert isinstance(W_dist, da.Array)
+    np.testing.assert_allclose(dist.components_, local.components_, rtol=1e-9,
+                               atol=1e-11 * local.components_.max())
+    np.testing.assert_allclose(W_dist.compute(), W_local, rtol=1e-9, atol=1e-11 * W_local.max())
+    assert dist.n_iter_ == local.n_iter_
+    assert dist.reconstruction_err_ == pytest.approx(local.reconstruction_err_, rel=1e-10)
+
+
+def test_default_scheduler_without_client(problem):
+    X, W0, H0 = problem
+    local = ff.NMF(6, init="custom", max_iter=10).fit(X, W=W0.copy(), H=H0.copy())
+    with_dask = ff.NMF(6, init="custom", max_iter=10).fit(
+        da.from_array(X, chunks=(200, 80)), W=W0.copy(), H=H0.copy())
+    np.testing.assert_allclose(with_dask.components_, local.components_, rtol=1e-9)
+
+
+def test_transform_is_chunkwise(client, problem):
+    X, _, _ = problem
+    model = ff.NMF(6, max_iter=20, random_state=0).fit(X)
+    out = model.transform(da.from_array(X, chunks=(100, 40)))
+    assert isinstance(out, da.Array) and out.chunks[0] == (100,) * 6
+    # the solver's stopping test looks at the rows it is given, so compare block by block
+    blockwise = np.vstack([model.transform(X[i:i + 100]) for i in range(0, 600, 100)])
+    np.testing.assert_allclose(out.compute(), blockwise, rtol=1e-10)
+
+
+def test_init_from_distributed_svd(client, problem):
+    X, _, _ = problem
+    model = ff.NMF(6, max_iter=50, random_state=0).fit(da.from_array(X, chunks=(150, 80)))
+    local = ff.NMF(6, max_iter=50, random_state=0).fit(X)
+    # different sketches, same quality
+    assert model.reconstruction_err_ == pytest.approx(local.reconstruction_err_, rel=0.02)
+
+
+def test_a_killed_worker_does_not_change_the_result(client, problem):
+    X, W0, H0 = problem
+    local = ff.NMF(6, init="custom", max_iter=30, tol=0).fit(X, W=W0.copy(), H=H0.copy())
+    killed = []
+
+    def kill_one_worker(state):
+        if state["n_iter"] == 7 and not killed:
+            worker = sorted(client.scheduler_info()["workers"])[0]
+            client.run(os._exit, 1, workers=[worker], on_error="ignore")
+            killed.append(worker)
+
+    model = ff.NMF(6, init="custom", max_iter=30, tol=0)
+    Xd = da.from_array(X, chunks=(100, 80))
+    model._fit_dask(Xd, W=W0.copy(), H=H0.copy(), callback=kill_one_worker)
+    assert killed
+    np.testing.assert_allclose(model.components_, local.components_, rtol=1e-9,
+                               atol=1e-11 * local.components_.max())
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_bad_dask_inputs(problem):
+    X, _, _ = problem
+    Xd = da.from_array(X, chunks=(100, 80))
+    unknown = Xd[Xd[:, 0] > 0.5]  # unknown row chunk sizes
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        ff.NMF(3).fit(unknown)
+    with pytest.raises(ValueError, match="Negative values"):
+        ff.NMF(3).fit(-Xd)
+    column_chunked = da.from_array(X, chunks=(600, 20))
+    model = ff.NMF(3, max_iter=5, random_state=0, init="random").fit(column_chunked)
+    assert model.components_.shape == (3, 80)
+    with pytest.raises(ValueError, match="X has 40 features"):
+        model.transform(da.from_array(X[:, :40], chunks=(100, 40)))
+
+
+def test_command_line_on_a_local_cluster(tmp_path, problem):
+    import json
+    import subprocess
+    import sys
+
+    X, _, _ = problem
+    np.save(tmp_path / "X.npy", X)
+    cmd = [sys.executable, "-m", "fastfactor", "fit", "nmf", str(tmp_path / "X.npy"), "-o",
+           str(tmp_path / "m.npz"), "-k", "4", "--max-iter", "20", "--init", "random",
+           "--seed", "0", "--dask-workers", "2", "--json", "--checkpoint",
+           str(tmp_path / "c.npz"), "--checkpoint-every", "5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_iter"] == 20 and (tmp_path / "c.npz").exists()
+    local = ff.NMF(4, max_iter=20, init="random", random_state=0).fit(X)
+    np.testing.assert_allclose(ff.load(tmp_path / "m.npz").components_, local.components_,
+                               rtol=1e-8, atol=1e-10)
+
+
+def test_command_line_scheduler_that_does_not_answer(tmp_path, problem):
+    import subprocess
+    import sys
+
+    X, _, _ = problem
+    np.save(tmp_path / "X.npy", X)
+    cmd = [sys.executable, "-m", "fastfactor", "fit", "nmf", str(tmp_path / "X.npy"), "-o",
+           str(tmp_path / "m.npz"), "--scheduler", "tcp://127.0.0.1:9", "--dask-timeout", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3 and "no dask scheduler answered" in proc.stderr
+    assert not (tmp_path / "m.npz").exists()
