@@ -28,6 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from . import kernels
+from ._dask_nmf import is_dask_array
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
 from ._threads import effective_n_threads
 from ._validation import (
@@ -189,6 +190,15 @@ def _encode(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_iter=1000
     return code
 
 
+def _map_row_blocks(X, func, n_out):
+    """Apply ``func`` to each row block of a dask array (whole rows), lazily."""
+    from ._dask_nmf import prepare
+
+    X, _ = prepare(X)
+    return X.map_blocks(lambda block: func(np.asarray(block)), dtype=X.dtype,
+                        chunks=(X.chunks[0], (n_out,)))
+
+
 def sparse_encode(X, dictionary, *, gram=None, cov=None, algorithm="lasso_lars",
                   n_nonzero_coefs=None, alpha=None, copy_cov=True, init=None,
                   max_iter=1000, n_jobs=None, check_input=True, verbose=0,
@@ -246,6 +256,13 @@ def sparse_encode(X, dictionary, *, gram=None, cov=None, algorithm="lasso_lars",
     code : ndarray of shape (n_samples, n_components)
         In X's dtype.
     """
+    if is_dask_array(X):  # one task per row block; the codes stay with their block
+        return _map_row_blocks(
+            X, lambda block: sparse_encode(
+                block, dictionary, gram=gram, cov=None, algorithm=algorithm,
+                n_nonzero_coefs=n_nonzero_coefs, alpha=alpha, init=None,
+                max_iter=max_iter, n_jobs=n_jobs, check_input=check_input, positive=positive),
+            np.shape(dictionary)[0])
     whom = "sparse_encode"
     if check_input:
         X = check_array(X, name="X", whom=whom)
@@ -319,6 +336,8 @@ class _BaseSparseCoding(TransformerMixin):
             (``2 * n_components`` with ``split_sign=True``.)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return _map_row_blocks(X, self.transform, self._n_features_out)
         X = validate_data(self, X, reset=False)
         return self._transform(X, self.components_)
 
@@ -418,6 +437,8 @@ class SparseCoder(_BaseSparseCoding, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_components)
         """
+        if is_dask_array(X):
+            return _map_row_blocks(X, self.transform, self._n_features_out)
         if hasattr(self, "n_features_in_"):
             X = validate_data(self, X, reset=False)
         else:

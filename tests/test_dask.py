@@ -146,3 +146,20 @@ def test_command_line_scheduler_that_does_not_answer(tmp_path, problem):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3 and "no dask scheduler answered" in proc.stderr
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_sparse_coding_is_chunkwise(client):
+    rng = np.random.default_rng(0)
+    D = rng.normal(size=(30, 20))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    Y = rng.normal(size=(120, 20))
+    Yd = da.from_array(Y, chunks=(40, 10))  # column chunks are joined into whole rows
+    for algorithm, kw in [("lasso_cd", dict(alpha=0.1)), ("omp", dict(n_nonzero_coefs=3))]:
+        codes = ff.sparse_encode(Yd, D, algorithm=algorithm, **kw)
+        assert isinstance(codes, da.Array)
+        np.testing.assert_allclose(codes.compute(), ff.sparse_encode(Y, D, algorithm=algorithm,
+                                                                     **kw), rtol=1e-10,
+                                   atol=1e-12)
+    coder = ff.SparseCoder(D, transform_algorithm="lasso_cd", transform_alpha=0.1)
+    np.testing.assert_allclose(coder.transform(Yd).compute(), coder.transform(Y), rtol=1e-10,
+                               atol=1e-12)
