@@ -163,7 +163,13 @@ class DaskNMF:
         return np.concatenate(self.dask.compute(*W_blocks), axis=0)
 
     def _round(self, task, W_blocks, *args):
-        """One task per block; returns the persisted new W blocks and the summed stats."""
+        """One task per block; returns the persisted new W blocks and the summed stats.
+
+        The small shared arguments (H, its Gram matrix) become one graph key
+        each, so they are serialized once per round, not once per task.
+        """
+        args = [self.dask.delayed(a, pure=True) if isinstance(a, np.ndarray) else a
+                for a in args]
         outs = [self.dask.delayed(task, nout=2)(X_i, W_i, *args)
                 for X_i, W_i in zip(self.blocks, W_blocks)]
         new_W = [o[0] for o in outs]
