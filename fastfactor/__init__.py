@@ -7,6 +7,7 @@ from ._base import NotFittedError
 from .nmf import NMF, non_negative_factorization
 from .svd import randomized_svd
 from ._nmf_masked_solvers import masked_non_negative_factorization
+from .minibatch_nmf import MiniBatchNMF
 
 __version__ = "0.1.0"
 
@@ -16,5 +17,6 @@ __all__ = [
     "non_negative_factorization",
     "randomized_svd",
     "masked_non_negative_factorization",
+    "MiniBatchNMF",
     "__version__",
 ]
