@@ -8,6 +8,7 @@ from .nmf import NMF, non_negative_factorization
 from .svd import randomized_svd
 from ._nmf_masked_solvers import masked_non_negative_factorization
 from .minibatch_nmf import MiniBatchNMF
+from .deep_nmf import DeepNMF
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,6 @@ __all__ = [
     "randomized_svd",
     "masked_non_negative_factorization",
     "MiniBatchNMF",
+    "DeepNMF",
     "__version__",
 ]
