@@ -63,6 +63,45 @@ _MAX_INNER_CAP = 10
 _PARALLEL_MIN_SIZE = 1 << 17
 
 
+class _FrobeniusData:
+    """The two products the Frobenius path needs from a batch, and its squared norm.
+
+    Lighter than :class:`NMFData`: no upfront pass over the batch, the
+    squared norm comes from row norms computed once per fit.
+    """
+
+    def __init__(self, X, n_threads, sq_norm=None):
+        self.X = X
+        self.sparse = sp.issparse(X)
+        self.n_threads = n_threads
+        self._sq_norm = sq_norm
+
+    @property
+    def sq_norm(self):
+        if self._sq_norm is None:
+            self._sq_norm = float(_row_sq_norms(self.X).sum())
+        return self._sq_norm
+
+    def dot(self, B):
+        if self.sparse:
+            return kernels.csr_matmul(self.X, B, n_threads=self.n_threads)
+        return self.X @ B
+
+    def tdot(self, B):
+        if self.sparse:
+            return kernels.csr_matmul(sp.csr_matrix(self.X.T), B, n_threads=self.n_threads)
+        return self.X.T @ B
+
+
+def _row_sq_norms(X):
+    """Squared norm of every row, accumulated in float64."""
+    if sp.issparse(X):
+        values = X.data.astype(np.float64)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        return np.bincount(rows, weights=values * values, minlength=X.shape[0])
+    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+
 def _batches(n_samples, batch_size):
     """Row slices of at most ``batch_size`` rows covering ``range(n_samples)``."""
     return [slice(start, min(start + batch_size, n_samples))
@@ -243,6 +282,11 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         # and far more when the cores are shared
         return 1 if size < _PARALLEL_MIN_SIZE else self._n_threads
 
+    def _data(self, X, sq_norm=None):
+        if self._beta_loss == 2:
+            return _FrobeniusData(X, self._n_threads, sq_norm)
+        return NMFData(X, self._n_threads)
+
     def _solve_W(self, X, Ht, max_iter):
         """W for X with H fixed: ``max_iter`` updates from a flat start (transform)."""
         k = Ht.shape[1]
@@ -250,7 +294,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         W = np.full((X.shape[0], k), np.sqrt(mean / k), dtype=X.dtype)
         W_buffer = W.copy()
         l1_W, _, l2_W, _ = self._regularization(X)
-        data = NMFData(X, self._n_threads)
+        data = self._data(X)
         products = None
         tol = float(self.tol)
         for _ in range(max_iter):
@@ -262,12 +306,12 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
             W_buffer[:] = W
         return W
 
-    def _minibatch_step(self, X, W, Ht, update_H):
+    def _minibatch_step(self, X, W, Ht, update_H, sq_norm=None):
         """Update W (rows of this batch, in place) and H; returns the mean batch cost."""
         beta = self._beta_loss
         n_batch = X.shape[0]
         l1_W, l1_H, l2_W, l2_H = self._regularization(X)
-        data = NMFData(X, self._n_threads)
+        data = self._data(X, sq_norm)
         products = None
         if self.fresh_restarts or W is None:
             W = self._solve_W(X, Ht, int(self.fresh_restarts_max_iter))
@@ -405,10 +449,12 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         batches = _batches(n_samples, self._batch_size)
         n_steps_per_iter = len(batches)
         n_steps = int(self.max_iter) * n_steps_per_iter
+        row_sq = _row_sq_norms(X) if self._beta_loss == 2 else None
         step = 0
         for step in range(n_steps):
             batch = batches[step % n_steps_per_iter]
-            batch_cost, W_b = self._minibatch_step(X[batch], W[batch], Ht, True)
+            batch_sq = float(row_sq[batch].sum()) if row_sq is not None else None
+            batch_cost, W_b = self._minibatch_step(X[batch], W[batch], Ht, True, batch_sq)
             if self.fresh_restarts:
                 W[batch] = W_b
             if self._converged(batch_cost, Ht, Ht_buffer, n_samples, W_b.shape[0], step,
@@ -423,8 +469,16 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
             warnings.warn(f"Maximum number of iterations {self.max_iter} reached. Increase "
                           "it to improve convergence.", ConvergenceWarning)
         H = np.ascontiguousarray(Ht.T)
-        self.reconstruction_err_ = float(np.sqrt(2 * beta_divergence(
-            NMFData(X, self._n_threads), W, Ht, self._beta_loss)))
+        if self._beta_loss == 2:
+            # Gram identity: one product with X, no n_samples x n_features array
+            data = _FrobeniusData(X, self._n_threads, float(row_sq.sum()))
+            XHt = data.dot(Ht).astype(np.float64, copy=False)
+            W64, Ht64 = W.astype(np.float64), Ht.astype(np.float64)
+            loss = max(data.sq_norm - 2.0 * float(np.vdot(XHt, W64))
+                       + float(np.vdot(W64.T @ W64, Ht64.T @ Ht64)), 0.0) / 2.0
+        else:
+            loss = beta_divergence(NMFData(X, self._n_threads), W, Ht, self._beta_loss)
+        self.reconstruction_err_ = float(np.sqrt(2 * loss))
         self.n_components_ = H.shape[0]
         self.components_ = H
         self.n_iter_ = n_iter
