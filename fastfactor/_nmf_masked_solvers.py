@@ -287,14 +287,13 @@ def _filled_for_init(X, X_obs):
     counts = np.bincount(X_obs.indices, minlength=n)
     sums = np.bincount(X_obs.indices, weights=X_obs.data, minlength=n)
     col_mean = (sums / np.maximum(counts, 1)).astype(X.dtype)
-    filled = np.array(X, dtype=X.dtype, copy=True)
-    hole = np.isnan(filled)
-    filled[hole] = np.broadcast_to(col_mean, filled.shape)[hole]
-    if X_obs.nnz < m * n:  # entries masked out but not NaN
+    filled = np.where(np.isnan(X), col_mean[None, :], X).astype(X.dtype, copy=False)
+    if X_obs.nnz < m * n and X_obs.nnz + int(np.isnan(X).sum()) < m * n:
+        # entries masked out but not NaN
         observed = np.zeros((m, n), dtype=bool)
         observed[np.repeat(np.arange(m), np.diff(X_obs.indptr)), X_obs.indices] = True
-        filled[~observed] = np.broadcast_to(col_mean, filled.shape)[~observed]
-    return filled
+        filled = np.where(observed, filled, col_mean[None, :]).astype(X.dtype, copy=False)
+    return np.ascontiguousarray(filled)
 
 
 def _solve(est, X, X_obs, W, H, update_H):
@@ -308,7 +307,13 @@ def _solve(est, X, X_obs, W, H, update_H):
             "observed entries of X contain zeros: add a small positive value to X or use "
             "a positive beta_loss."
         )
-    X_init = _filled_for_init(X, X_obs)
+    if update_H and est.init == "custom":
+        X_init = X  # only its shape and dtype are used
+    elif not update_H:
+        # only the mean of X is used (the 'mu' start): that of the observed entries
+        X_init = X_obs * (X.shape[0] * X.shape[1] / max(X_obs.nnz, 1))
+    else:
+        X_init = _filled_for_init(X, X_obs)
     W, H = est._initial_factors(X_init, W, H, n_components, update_H)
     W = np.ascontiguousarray(W, dtype=X.dtype)
     Ht = np.ascontiguousarray(H.T, dtype=X.dtype)
