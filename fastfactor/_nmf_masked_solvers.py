@@ -41,6 +41,8 @@ _FLOAT64_EPS = np.finfo(np.float64).eps
 _INNER_ALPHA = 0.5
 _INNER_DELTA = 0.1
 _MAX_INNER_CAP = 100
+# fits with fewer (observed entries x components) than this run on one thread
+_PARALLEL_MIN_WORK = 1 << 20
 
 
 def has_missing(X):
@@ -321,6 +323,9 @@ def _solve(est, X, X_obs, W, H, update_H):
     from ._threads import effective_n_threads
 
     n_threads = effective_n_threads(est.n_threads)
+    if X_obs.nnz * W.shape[1] < _PARALLEL_MIN_WORK:
+        # a parallel region costs more than it saves here (much more on shared cores)
+        n_threads = 1
     data = MaskedData(X_obs, n_threads)
     common = dict(tol=float(est.tol), max_iter=int(est.max_iter), l1_reg_W=l1_W,
                   l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, update_H=update_H,

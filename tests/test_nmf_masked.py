@@ -232,7 +232,9 @@ def test_transform_on_rows_with_missing_entries(rng):
 
 
 @pytest.mark.parametrize("solver", ["cd", "mu"])
-def test_masked_cd_loss_decreases_and_threads_agree(solver, rng):
+def test_masked_cd_loss_decreases_and_threads_agree(solver, rng, monkeypatch):
+    # small fits run on one thread; lift that so two threads really run
+    monkeypatch.setattr("fastfactor._nmf_masked_solvers._PARALLEL_MIN_WORK", 0)
     X = _with_holes(rng, low_rank_nonneg(rng, 80, 50, 5), 0.4)
     a = ff.NMF(4, solver=solver, init="random", random_state=1, max_iter=40, tol=1e-9,
                n_threads=2).fit(X)
