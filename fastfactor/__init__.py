@@ -16,6 +16,8 @@ from .sparse import (
 )
 from .svd import TruncatedSVD, randomized_svd
 from ._nmf_masked_solvers import masked_non_negative_factorization
+from .minibatch_nmf import MiniBatchNMF
+from .deep_nmf import DeepNMF
 
 __version__ = "0.1.0"
 
@@ -34,5 +36,7 @@ __all__ = [
     "save",
     "sparse_encode",
     "masked_non_negative_factorization",
+    "MiniBatchNMF",
+    "DeepNMF",
     "__version__",
 ]

@@ -16,22 +16,17 @@ def observed_csr(rng, m, n, dtype, density=0.7):
     values = rng.random((m, n)).astype(dtype)
     values[rng.random((m, n)) < 0.15] = 0  # observed zeros must stay stored
     rows, cols = np.nonzero(mask)
-    X_obs = sp.csr_matrix((values[rows, cols], (rows, cols)), shape=(m, n), dtype=dtype)
-    if X_obs.nnz != rows.size:  # scipy dropped nothing, but keep the promise explicit
-        raise AssertionError("observed zeros were dropped")
+    # built from (data, indices, indptr) so observed zeros stay stored
+    indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))])
+    X_obs = sp.csr_matrix((values[rows, cols], cols, indptr), shape=(m, n))
     mrows, mcols = np.nonzero(~mask)
     missing = sp.csr_matrix((np.ones(mrows.size, dtype=dtype), (mrows, mcols)),
                             shape=(m, n))
     return X_obs, missing
 
 
-def _csr_explicit(rng, m, n, dtype, density=0.7):
-    X_obs, missing = observed_csr(rng, m, n, dtype, density)
-    return X_obs, missing
-
-
 def masked_hals_update(rng, m, n, k, dtype):
-    X_obs, missing = _csr_explicit(rng, m, n, dtype)
+    X_obs, missing = observed_csr(rng, m, n, dtype)
     W = rng.random((m, k)).astype(dtype)
     Ht = rng.random((n, k)).astype(dtype)
     perm = rng.permutation(k)
@@ -41,14 +36,14 @@ def masked_hals_update(rng, m, n, k, dtype):
 
 
 def masked_mu_terms(rng, m, n, k, dtype):
-    X_obs, _ = _csr_explicit(rng, m, n, dtype)
+    X_obs, _ = observed_csr(rng, m, n, dtype)
     W = rng.random((m, k)).astype(dtype)
     Ht = rng.random((n, k)).astype(dtype)
     return (X_obs, W, Ht, 0.5), {}
 
 
 def masked_beta_divergence(rng, m, n, k, dtype):
-    X_obs, _ = _csr_explicit(rng, m, n, dtype)
+    X_obs, _ = observed_csr(rng, m, n, dtype)
     W = rng.random((m, k)).astype(dtype)
     Ht = rng.random((n, k)).astype(dtype)
     return (X_obs, W, Ht, 1.5), {}

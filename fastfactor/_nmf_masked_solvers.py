@@ -41,6 +41,8 @@ _FLOAT64_EPS = np.finfo(np.float64).eps
 _INNER_ALPHA = 0.5
 _INNER_DELTA = 0.1
 _MAX_INNER_CAP = 100
+# fits with fewer (observed entries x components) than this run on one thread
+_PARALLEL_MIN_WORK = 1 << 20
 
 
 def has_missing(X):
@@ -287,14 +289,13 @@ def _filled_for_init(X, X_obs):
     counts = np.bincount(X_obs.indices, minlength=n)
     sums = np.bincount(X_obs.indices, weights=X_obs.data, minlength=n)
     col_mean = (sums / np.maximum(counts, 1)).astype(X.dtype)
-    filled = np.array(X, dtype=X.dtype, copy=True)
-    hole = np.isnan(filled)
-    filled[hole] = np.broadcast_to(col_mean, filled.shape)[hole]
-    if X_obs.nnz < m * n:  # entries masked out but not NaN
+    filled = np.where(np.isnan(X), col_mean[None, :], X).astype(X.dtype, copy=False)
+    if X_obs.nnz < m * n and X_obs.nnz + int(np.isnan(X).sum()) < m * n:
+        # entries masked out but not NaN
         observed = np.zeros((m, n), dtype=bool)
         observed[np.repeat(np.arange(m), np.diff(X_obs.indptr)), X_obs.indices] = True
-        filled[~observed] = np.broadcast_to(col_mean, filled.shape)[~observed]
-    return filled
+        filled = np.where(observed, filled, col_mean[None, :]).astype(X.dtype, copy=False)
+    return np.ascontiguousarray(filled)
 
 
 def _solve(est, X, X_obs, W, H, update_H):
@@ -308,7 +309,13 @@ def _solve(est, X, X_obs, W, H, update_H):
             "observed entries of X contain zeros: add a small positive value to X or use "
             "a positive beta_loss."
         )
-    X_init = _filled_for_init(X, X_obs)
+    if update_H and est.init == "custom":
+        X_init = X  # only its shape and dtype are used
+    elif not update_H:
+        # only the mean of X is used (the 'mu' start): that of the observed entries
+        X_init = X_obs * (X.shape[0] * X.shape[1] / max(X_obs.nnz, 1))
+    else:
+        X_init = _filled_for_init(X, X_obs)
     W, H = est._initial_factors(X_init, W, H, n_components, update_H)
     W = np.ascontiguousarray(W, dtype=X.dtype)
     Ht = np.ascontiguousarray(H.T, dtype=X.dtype)
@@ -316,6 +323,9 @@ def _solve(est, X, X_obs, W, H, update_H):
     from ._threads import effective_n_threads
 
     n_threads = effective_n_threads(est.n_threads)
+    if X_obs.nnz * W.shape[1] < _PARALLEL_MIN_WORK:
+        # a parallel region costs more than it saves here (much more on shared cores)
+        n_threads = 1
     data = MaskedData(X_obs, n_threads)
     common = dict(tol=float(est.tol), max_iter=int(est.max_iter), l1_reg_W=l1_W,
                   l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, update_H=update_H,

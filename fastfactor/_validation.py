@@ -518,3 +518,32 @@ def check_observed_lines(X_obs, name="X", axis="both"):
                 f"mask=False): {what} index {shown}. Masked NMF needs at least one "
                 f"observed entry in every {what}; drop those {what}s or observe an entry."
             )
+
+
+# -------------------------------------------------------------- deep NMF
+
+def check_layer_sizes(layer_sizes, shape=None, name="layer_sizes"):
+    """Validate the layer sizes of a deep NMF: positive ints, strictly decreasing.
+
+    Returns them as a list of int.
+    """
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of ints such as [64, 16], got "
+                        f"{layer_sizes!r}.")
+    sizes = list(layer_sizes)
+    if not sizes:
+        raise ValueError(f"{name} must hold at least one layer size, got {layer_sizes!r}.")
+    for i, k in enumerate(sizes):
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"{name}[{i}] must be an int, got {k!r} ({_type_name(k)}).")
+        if k < 1:
+            raise ValueError(f"{name}[{i}] must be >= 1, got {k} (layer sizes must be "
+                             "positive).")
+    for i in range(1, len(sizes)):
+        if sizes[i] >= sizes[i - 1]:
+            raise ValueError(
+                f"{name} must be strictly decreasing (each layer coarser than the one "
+                f"before), got {sizes!r}: {name}[{i}]={sizes[i]} >= "
+                f"{name}[{i - 1}]={sizes[i - 1]}."
+            )
+    return [int(k) for k in sizes]

@@ -23,6 +23,23 @@ import numpy as np
 cdef double EPSILON = FLT_EPSILON
 
 
+cdef extern from *:
+    """
+    /* G[s, t] += sign * h[s] * h[t] for t >= s (upper triangle); restrict lets
+       the compiler vectorise the inner loop. */
+    static inline void ff_sym_rank1(double* restrict G, const double* restrict h,
+                                    Py_ssize_t k, double sign) {
+        for (Py_ssize_t s = 0; s < k; s++) {
+            double hs = sign * h[s];
+            if (hs == 0) continue;
+            double* restrict Gs = G + s * k;
+            for (Py_ssize_t t = s; t < k; t++) Gs[t] += hs * h[t];
+        }
+    }
+    """
+    void ff_sym_rank1(double* G, const double* h, Py_ssize_t k, double sign) noexcept nogil
+
+
 cdef void _row_gram(double* G, double* b, const floating* data,
                     const Py_ssize_t* indices, Py_ssize_t start, Py_ssize_t stop,
                     const floating* Ht, const double* HHt,
@@ -38,26 +55,24 @@ cdef void _row_gram(double* G, double* b, const floating* data,
     cdef Py_ssize_t p, j, s, t
     cdef const floating* h
     cdef double hs, x
+    # hd: the h row in float64 (scratch after b), so one C helper serves both dtypes
+    cdef double* hd = b + k
     if complement:
         for s in range(k * k):
             G[s] = HHt[s]
         for p in range(miss_start, miss_stop):
             h = Ht + miss_indices[p] * k
             for s in range(k):
-                hs = h[s]
-                if hs != 0:
-                    for t in range(s, k):
-                        G[s * k + t] -= hs * h[t]
+                hd[s] = h[s]
+            ff_sym_rank1(G, hd, k, -1.0)
     else:
         for s in range(k * k):
             G[s] = 0.0
         for p in range(start, stop):
             h = Ht + indices[p] * k
             for s in range(k):
-                hs = h[s]
-                if hs != 0:
-                    for t in range(s, k):
-                        G[s * k + t] += hs * h[t]
+                hd[s] = h[s]
+            ff_sym_rank1(G, hd, k, 1.0)
     for s in range(k):
         for t in range(s + 1, k):
             G[t * k + s] = G[s * k + t]
