@@ -7,10 +7,8 @@
 * Masked NMF on a ratings matrix with 10% observed entries against a
   straightforward dense numpy masked implementation (per iteration).
 
-Run as ``python benchmarks/compare_nmf_extensions.py [--quick]``; ``run()``
-returns one dict per comparison for ``benchmarks/compare.py``.
+``run(quick)`` returns one dict per comparison (see :mod:`fastfactor.bench`).
 """
-import sys
 import time
 import warnings
 
@@ -112,18 +110,3 @@ def run(quick=False):
                                batch_size=256 if quick else 1024)
     rows += masked_rows(quick)
     return rows
-
-
-def markdown(rows):
-    """Rows as a Markdown table."""
-    lines = ["| problem | what | fastfactor (s) | baseline (s) | speed-up | note |",
-             "|---|---|---:|---:|---:|---|"]
-    for r in rows:
-        base = r.get("sklearn_s", r.get("reference_s"))
-        lines.append(f"| {r['problem']} | {r['what']} | {r['fastfactor_s']:.4f} | "
-                     f"{base:.4f} | {r['speedup']:.2f}x | {r['note']} |")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(markdown(run(quick="--quick" in sys.argv)))
