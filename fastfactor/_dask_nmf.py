@@ -17,38 +17,11 @@ rounding (the sums over blocks are grouped differently).
 import numpy as np
 
 from . import kernels
+from ._dask import prepare, tree_sum
 from ._nmf_data import NMFData
 from ._nmf_init import nndsvd_from_svd, random_init, resolve_init
 
 _SNAPSHOT_EVERY = 5
-
-
-def is_dask_array(X):
-    """True for a ``dask.array.Array`` (without importing dask)."""
-    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks") and hasattr(
-        X, "to_delayed")
-
-
-def prepare(X):
-    """Check a dask X and return it with one chunk across the columns.
-
-    Raises a ValueError for unknown chunk sizes (which would make the row
-    blocks impossible to line up with W) and for non-2-D arrays.
-    """
-    import dask.array as da
-
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2D dask array for X, got {X.ndim}D with shape {X.shape}.")
-    if any(np.isnan(c) for c in X.chunks[0] + X.chunks[1]):
-        raise ValueError("X has unknown chunk sizes (NaN in X.chunks); call "
-                         "X.compute_chunk_sizes() first, so that rows can be lined up with W.")
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X must hold real numbers, got dtype {X.dtype}.")
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if len(X.chunks[1]) > 1:  # a row block must hold whole rows
-        X = X.rechunk({1: -1})
-    return X, da
 
 
 def _check_block(X_i):
@@ -56,18 +29,6 @@ def _check_block(X_i):
     X_i = np.asarray(X_i)
     return np.array([X_i.min() if X_i.size else np.inf, float(np.isfinite(X_i).all()),
                      X_i.sum(dtype=np.float64), np.vdot(X_i, X_i).real])
-
-
-def _tree_sum(dask, parts):
-    """Pairwise sums of delayed values (a tree, so no single task gets them all)."""
-    while len(parts) > 1:
-        parts = [dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts)
-                 else parts[i] for i in range(0, len(parts), 2)]
-    return parts[0]
-
-
-def _add(a, b):
-    return tuple(x + y for x, y in zip(a, b))
 
 
 # ------------------------------------------------------------------ block tasks
@@ -127,7 +88,7 @@ class DaskNMF:
         self.dtype = X.dtype
         self.shape = X.shape
         self.n_threads = n_threads
-        stats = _tree_sum(dask, [dask.delayed(lambda b: (_check_block(b),))(b)
+        stats = tree_sum(dask, [dask.delayed(lambda b: (_check_block(b),))(b)
                                  for b in self.blocks])
         (summary,) = dask.compute(stats)[0]
         lowest, finite, total, sq_norm = summary
@@ -173,14 +134,14 @@ class DaskNMF:
         outs = [self.dask.delayed(task, nout=2)(X_i, W_i, *args)
                 for X_i, W_i in zip(self.blocks, W_blocks)]
         new_W = [o[0] for o in outs]
-        total = _tree_sum(self.dask, [o[1] for o in outs])
+        total = tree_sum(self.dask, [o[1] for o in outs])
         *new_W, total = self.dask.persist(*new_W, total)
         return list(new_W), self.dask.compute(total)[0]
 
     def loss(self, W_blocks, Ht, beta):
         parts = [self.dask.delayed(_loss_block)(X_i, W_i, Ht, beta, self.n_threads)
                  for X_i, W_i in zip(self.blocks, W_blocks)]
-        return float(self.dask.compute(_tree_sum(self.dask, parts))[0][0])
+        return float(self.dask.compute(tree_sum(self.dask, parts))[0][0])
 
     # -- solvers ----------------------------------------------------------
     def run(self, W, Ht, solver, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W,

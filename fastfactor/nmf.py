@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from . import kernels
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
-from ._dask_nmf import is_dask_array
+from ._dask import is_dask_array
 from ._nmf_data import EPSILON, NMFData
 from ._nmf_init import INIT_METHODS, initialize_nmf
 from ._threads import effective_n_threads
@@ -670,7 +670,7 @@ class NMF(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "components_")
         if is_dask_array(X):  # each row block is transformed where it lives
-            from ._dask_nmf import prepare
+            from ._dask import prepare
 
             X, _ = prepare(X)
             if X.shape[1] != self.n_features_in_:

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from . import kernels
-from ._dask_nmf import is_dask_array
+from ._dask import is_dask_array
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
 from ._threads import effective_n_threads
 from ._validation import (
@@ -192,7 +192,7 @@ def _encode(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_iter=1000
 
 def _map_row_blocks(X, func, n_out):
     """Apply ``func`` to each row block of a dask array (whole rows), lazily."""
-    from ._dask_nmf import prepare
+    from ._dask import prepare
 
     X, _ = prepare(X)
     return X.map_blocks(lambda block: func(np.asarray(block)), dtype=X.dtype,
