@@ -387,6 +387,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastfactor",
         description="Fast matrix factorization: NMF, Gaussian mixtures, sparse coding, SVD.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastfactor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     p = sub.add_parser("info", help="version, OpenMP, threads, BLAS")
