@@ -18,8 +18,13 @@ traffic, twice the BLAS speed) and only the final pass, which makes the
 factors, runs in float64 (``sketch_dtype='auto'``). The sketch is taken on
 the row side: ``W = orth((M^T M)^q M^T Omega)`` and the factors come from the
 SVD of ``M @ W``, so ``U * S == M @ V`` exactly and ``fit_transform`` needs no
-extra pass over the data. Sparse input is never densified: its products use
-the parallel :func:`fastfactor.kernels.csr_matmul`.
+extra pass over the data. The final projection keeps the last *two* iterates
+(a two-block Krylov space): at the same number of power iterations the
+error is clearly smaller than scikit-learn's, so ``n_iter='auto'`` needs 5/3
+iterations where scikit-learn uses 7/4. Normalisation between iterations is
+a Cholesky QR (BLAS-3 only) with a Householder fallback. Sparse input is
+never densified: the float32 sketch uses scipy's products, the final
+float64 pass the parallel :func:`fastfactor.kernels.csr_matmul`.
 """
 import numbers
 
@@ -81,8 +86,9 @@ def _resolve_sketch(sketch_dtype, normalizer, n_iter, dtype):
 
     Un-normalized power iterations squeeze the trailing directions of the
     block below float32's resolution after a product or two, so a float32
-    sketch always normalizes ('auto' -> 'LU'), and an explicit 'none' on
-    float64 input keeps the sketch in float64 (scikit-learn's behaviour).
+    sketch always normalizes ('auto' -> 'cholesky'), and an explicit 'none'
+    on float64 input keeps the sketch in float64 (scikit-learn's behaviour).
+    float32 input is always sketched in float32.
     """
     check_option(sketch_dtype, "sketch_dtype", SKETCH_DTYPES)
     check_option(normalizer, "power_iteration_normalizer", NORMALIZERS)
@@ -111,8 +117,8 @@ def _householder(Y):
 def _cholesky_qr(Y, rounds):
     """Q factor of a tall Y by Cholesky QR (Gram in float64), or None if Y is too ill-conditioned.
 
-    Every step is a BLAS-3 product (the Gram matrix and a triangular solve),
-    much faster than Householder QR on tall-skinny blocks. ``rounds=2``
+    Every step is a BLAS-3 product (the Gram matrix, then Y times the
+    inverted triangle), much faster than Householder QR on tall-skinny blocks. ``rounds=2``
     (CholeskyQR2) is orthonormal to working precision when
     ``cond(Y) < 1e6``; ``rounds=1`` is enough to keep power iterations well
     conditioned.
@@ -173,18 +179,31 @@ def _project_out(W, Q):
 
 
 def _extend_basis(Q, Y):
-    """Orthonormal basis of the part of span(Y) orthogonal to the orthonormal Q.
+    """Orthonormal columns orthogonal to the orthonormal Q that extend it towards span(Y).
 
-    Project, orthonormalize, project again and orthonormalize again: where Y
-    was (nearly) inside span(Q) the first orthonormalization only magnifies
-    rounding noise, which the second pass makes orthogonal to Q. At most
-    ``n - Q.shape[1]`` columns are returned (the space is then full).
+    Fast path: project Y out of Q twice, Cholesky-QR the remainder, project
+    and normalize once more. When the remainder is (nearly) rank deficient,
+    as when Y lies mostly inside span(Q), orthonormalizing it would only
+    magnify rounding noise that is not orthogonal to Q; the Householder QR
+    of ``[Q, Y]`` is then used instead, whose trailing columns are
+    orthogonal to Q to working precision whatever Y is (arbitrary
+    directions where Y brings nothing new). At most ``n - Q.shape[1]``
+    columns are returned (the space is then full).
     """
-    Y = Y[:, :Q.shape[0] - Q.shape[1]]
-    if Y.shape[1] == 0:
+    n, l = Q.shape
+    Y = Y[:, :n - l]
+    b = Y.shape[1]
+    if b == 0:
         return Y
-    Y = _orth(_project_out(Y, Q))
-    return _orth(_project_out(Y, Q))
+    norms = np.sqrt(np.einsum("ij,ij->j", Y, Y))
+    P = _project_out(Y.copy(), Q)
+    if n >= 4 * b and np.all(np.sqrt(np.einsum("ij,ij->j", P, P)) > 1e-3 * norms):
+        E = _cholesky_qr(P, rounds=2)
+        if E is not None:
+            E = _cholesky_qr(_project_out(E, Q), rounds=1)
+            if E is not None:
+                return E
+    return np.ascontiguousarray(_householder(np.hstack([Q, Y]))[:, l:l + b])
 
 
 class _ScipySparseProducts:
@@ -288,15 +307,11 @@ def _refine(sk, W, C):
     return W, sk.data.dot(W)
 
 
-def _energy_target(S_sq_or_S, total, fraction):
+def _energy_target(values, total, fraction):
     """Smallest k with cumsum(values)[k-1] >= fraction * total, or None."""
-    cum = np.cumsum(S_sq_or_S, dtype=np.float64)
+    cum = np.cumsum(values, dtype=np.float64)
     k = int(np.searchsorted(cum, fraction * total, side="left")) + 1
     return k if k <= len(cum) else None
-
-
-def _sq_norm(sk):
-    return sk.data.sq_norm
 
 
 def _grow_until_energy(sk, fraction, *, n_oversamples, n_iter, normalizer, rng,
@@ -318,7 +333,7 @@ def _grow_until_energy(sk, fraction, *, n_oversamples, n_iter, normalizer, rng,
     """
     m, n = sk.shape
     dtype = sk.dtype
-    total = _sq_norm(sk)
+    total = sk.data.sq_norm
     W = np.empty((n, 0), dtype=dtype)
     C = np.empty((m, 0), dtype=dtype)
     G = np.empty((0, 0), dtype=np.float64)
@@ -533,7 +548,8 @@ def randomized_svd(M, n_components, *, n_oversamples=10, n_iter="auto",
     sketch_dtype : {'auto', 'float32', 'float64'}, default='auto'
         Precision of the power iterations. 'auto' uses float32 (the factors
         are still computed in the input's precision from the final pass);
-        'float64' reproduces a plain float64 randomized SVD. When a
+        'float64' keeps float64 throughout (float32 input is always
+        sketched in float32). When a
         requested singular value falls below 1e-3 times the largest, one
         extra float64 power iteration cleans the float32 subspace.
     block_size : int or 'auto', default='auto'

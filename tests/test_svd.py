@@ -143,6 +143,21 @@ def test_reproducible_and_transpose(gapped):
         np.testing.assert_allclose(S, a[1], rtol=1e-9)
 
 
+@pytest.mark.parametrize("X", [np.ones((30, 20)), np.ones((200, 150)),
+                               np.outer(np.arange(1, 41), np.arange(1, 31)) * 1.0,
+                               np.zeros((12, 9))])
+@pytest.mark.parametrize("n_components", [1, 3, 0.5, 0.999999])
+def test_rank_deficient_matrices(X, n_components):
+    # the sketch holds far more columns than the rank: the basis must stay orthonormal
+    U, S, Vt = randomized_svd(X, n_components, random_state=0)
+    s0 = np.linalg.svd(X, compute_uv=False)
+    np.testing.assert_allclose(S, s0[:len(S)], atol=1e-10 * max(s0[0], 1))
+    np.testing.assert_allclose(U.T @ U, np.eye(len(S)), atol=1e-10)
+    np.testing.assert_allclose(Vt @ Vt.T, np.eye(len(S)), atol=1e-10)
+    if isinstance(n_components, float):
+        assert len(S) == 1
+
+
 def test_full_rank_and_flip_sign_false():
     X = np.random.default_rng(0).random((7, 5))
     U, S, Vt = randomized_svd(X, 5, flip_sign=False, random_state=0)
