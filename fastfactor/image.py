@@ -214,6 +214,12 @@ def load_image(path, *, mode=None, dtype=np.float64):
     return arr
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_image(path, image):
     """Write an image atomically (a temporary file in the same folder, renamed into place).
 
@@ -255,6 +261,7 @@ def save_image(path, image):
     try:
         with os.fdopen(fd, "wb") as fh:
             pil_image.save(fh, format=fmt)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -33,6 +33,9 @@ def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext):
         assert back.shape == img.shape and back.dtype == np.float64
         np.testing.assert_array_equal(fi.to_uint8(back), fi.to_uint8(img))
     assert sorted(os.listdir(tmp_path)) == [f"img{ext}"]  # no temporary file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_load_modes(tmp_path, landscape):
