@@ -181,28 +181,32 @@ def _project_out(W, Q):
 def _extend_basis(Q, Y):
     """Orthonormal columns orthogonal to the orthonormal Q that extend it towards span(Y).
 
-    Fast path: project Y out of Q twice, Cholesky-QR the remainder, project
-    and normalize once more. When the remainder is (nearly) rank deficient,
-    as when Y lies mostly inside span(Q), orthonormalizing it would only
-    magnify rounding noise that is not orthogonal to Q; the Householder QR
-    of ``[Q, Y]`` is then used instead, whose trailing columns are
-    orthogonal to Q to working precision whatever Y is (arbitrary
-    directions where Y brings nothing new). At most ``n - Q.shape[1]``
-    columns are returned (the space is then full).
+    Y is projected out of Q (twice); the directions of the remainder that
+    keep more than 1e-3 of Y's scale are orthonormalized through the
+    eigen-decomposition of their small Gram matrix, projected once more and
+    re-normalized. Directions of Y already (nearly) inside span(Q) are
+    dropped: orthonormalizing what is left of them would only magnify
+    rounding noise that is not orthogonal to Q. So fewer than
+    ``Y.shape[1]`` columns may come back; when none would, the Householder
+    QR of ``[Q, Y]`` supplies columns orthogonal to Q to working precision
+    (arbitrary directions: Y brings nothing new). At most
+    ``n - Q.shape[1]`` columns are returned.
     """
     n, l = Q.shape
     Y = Y[:, :n - l]
     b = Y.shape[1]
     if b == 0:
         return Y
-    norms = np.sqrt(np.einsum("ij,ij->j", Y, Y))
+    scale = np.sqrt(np.max(np.einsum("ij,ij->j", Y, Y)))
     P = _project_out(Y.copy(), Q)
-    if n >= 4 * b and np.all(np.sqrt(np.einsum("ij,ij->j", P, P)) > 1e-3 * norms):
-        E = _cholesky_qr(P, rounds=2)
+    P64 = P.astype(np.float64, copy=False)
+    lam, V = np.linalg.eigh(P64.T @ P64)
+    keep = lam > (1e-3 * scale) ** 2
+    if np.any(keep) and n >= 4 * b:
+        E = P @ (V[:, keep] / np.sqrt(lam[keep])).astype(P.dtype, copy=False)
+        E = _cholesky_qr(_project_out(E, Q), rounds=1)
         if E is not None:
-            E = _cholesky_qr(_project_out(E, Q), rounds=1)
-            if E is not None:
-                return E
+            return E
     return np.ascontiguousarray(_householder(np.hstack([Q, Y]))[:, l:l + b])
 
 
