@@ -468,10 +468,12 @@ def _randomized_svd(M, n_components, *, n_oversamples, n_iter, power_iteration_n
     if transpose == "auto":
         transpose = M.shape[0] < M.shape[1]
     if transpose:
-        M = M.T.tocsr() if sp.issparse(M) else np.ascontiguousarray(M.T)
         if sp.issparse(M):
+            M = M.T.tocsr()
             M.indices = M.indices.astype(np.intp, copy=False)
             M.indptr = M.indptr.astype(np.intp, copy=False)
+        else:
+            M = M.T  # a view: BLAS takes either layout
     if n_iter == "auto":
         # scikit-learn uses 7 / 4; keeping the previous iterate in the final
         # projection reaches a smaller error with 5 / 3 (tests/test_svd.py)
