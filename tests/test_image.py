@@ -236,6 +236,16 @@ def test_compress_other_bad_parameters(gray, landscape):
         fi.compress_nmf(gray, 100)
 
 
+def test_images_outside_unit_range_are_not_clipped(gray):
+    big = gray * 255.0
+    c = fi.compress_svd(big, 40)
+    np.testing.assert_allclose(c.reconstruct(), big, atol=1e-8)
+    den, _ = fi.denoise_svd(big, 40)
+    np.testing.assert_allclose(den, big, atol=1e-8)
+    # in [0, 1]: clipped
+    assert fi.compress_svd(gray, 2).reconstruct().max() <= 1.0
+
+
 def test_compress_nmf(gray):
     c4 = fi.compress_nmf(gray, 4, max_iter=200)
     c12 = fi.compress_nmf(gray, 12, max_iter=200)
