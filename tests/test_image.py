@@ -7,7 +7,11 @@ import scipy.ndimage
 
 from fastfactor import image as fi
 
-Image = pytest.importorskip("PIL.Image")
+
+@pytest.fixture
+def Image():
+    """Pillow, only for the tests that read or write files."""
+    return pytest.importorskip("PIL.Image")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def gray():
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ext", [".png", ".bmp", ".tif"])
-def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext):
+def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext, Image):
     for img in (landscape, gray):
         path = tmp_path / f"img{ext}"
         assert fi.save_image(path, img) == str(path)
@@ -38,7 +42,7 @@ def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
 
 
-def test_load_modes(tmp_path, landscape):
+def test_load_modes(tmp_path, landscape, Image):
     rgb = fi.to_uint8(landscape)
     Image.fromarray(rgb).convert("RGBA").save(tmp_path / "rgba.png")
     Image.fromarray(rgb).convert("P").save(tmp_path / "p.png")
@@ -61,7 +65,7 @@ def test_load_modes(tmp_path, landscape):
     assert fi.load_image(tmp_path / "l.png", mode="rgb").shape == (48, 64, 3)
 
 
-def test_load_errors(tmp_path):
+def test_load_errors(tmp_path, Image):
     with pytest.raises(FileNotFoundError, match="path"):
         fi.load_image(tmp_path / "missing.png")
     with pytest.raises(ValueError, match="directory"):
@@ -82,7 +86,7 @@ def test_load_errors(tmp_path):
         fi.load_image(good, mode="cmyk")
 
 
-def test_save_errors_leave_no_file(tmp_path, landscape, monkeypatch):
+def test_save_errors_leave_no_file(tmp_path, landscape, monkeypatch, Image):
     with pytest.raises(ValueError, match="extension"):
         fi.save_image(tmp_path / "out.xyz", landscape)
     with pytest.raises(FileNotFoundError, match="folder"):
