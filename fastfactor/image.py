@@ -49,7 +49,7 @@ from ._validation import check_float, check_int, check_option
 from .svd import randomized_svd
 
 __all__ = [
-    "load_image", "save_image", "to_float", "to_uint8",
+    "load_image", "save_image", "to_float", "to_uint8", "check_image",
     "sample_image", "sample_collection", "SAMPLE_NAMES",
     "Compressed", "compress_svd", "compress_nmf",
     "psnr", "ssim",
