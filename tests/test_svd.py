@@ -345,11 +345,12 @@ def test_truncated_svd_energy(algorithm):
     assert np.sum(est.singular_values_ ** 2) / np.sum(s0 ** 2) >= 0.9
 
 
+@pytest.mark.parametrize("algorithm", ["randomized", "arpack"])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_truncated_svd_float32(gapped, sparse):
+def test_truncated_svd_float32(gapped, sparse, algorithm):
     X = gapped.astype(np.float32)
     X = sp.csr_matrix(X) if sparse else X
-    est = TruncatedSVD(4, random_state=0)
+    est = TruncatedSVD(4, algorithm=algorithm, random_state=0)
     Xt = est.fit_transform(X)
     assert Xt.dtype == est.components_.dtype == est.transform(X).dtype == np.float32
     assert est.singular_values_.dtype == np.float32
