@@ -14,7 +14,7 @@ table reports the best and median times, their ratio and the mean
 reconstruction error ||X - U S V^T||_F (relative to ||X||_F). Absolute times
 drift on shared machines; the ratios measured in one run are what counts.
 
-Usage: python benchmarks/compare_svd.py [--repeats R] [--quick] [--out FILE]
+Usage: python benchmarks/compare_svd.py [--repeats R] [--threads T] [--quick] [--out FILE]
 """
 import argparse
 import os
@@ -119,7 +119,18 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--out", help="also write the markdown table to this file")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS and OpenMP threads (both libraries) to this many")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(args.threads):
+            return run(args)
+    return run(args)
+
+
+def run(args):
 
     results = []
     X, k = make_svd(args.quick)
@@ -131,7 +142,8 @@ def main(argv=None):
     results.append((group[0][0], group))
 
     header = (f"python {platform.python_version()}, numpy {np.__version__}, "
-              f"{os.cpu_count()} CPUs, repeats {args.repeats}{', quick' if args.quick else ''}")
+              f"{os.cpu_count()} CPUs, threads {args.threads or 'all'}, repeats {args.repeats}"
+              f"{', quick' if args.quick else ''}")
     text = header + "\n\n" + table([(g[0][0], g) for _, g in results]) + "\n"
     print(text)
     for name, group in results:

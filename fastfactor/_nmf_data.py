@@ -28,7 +28,7 @@ class NMFData:
     @cached_property
     def sq_norm(self):
         """||X||_F^2, accumulated in float64 (computed on first use)."""
-        values = (self.X.data if self.sparse else self.X).ravel()
+        values = (self.X.data if self.sparse else self.X).ravel(order="K")  # no copy
         values = values.astype(np.float64, copy=False)
         return float(np.dot(values, values))
 

@@ -49,7 +49,7 @@ from ._validation import check_float, check_int, check_option
 from .svd import randomized_svd
 
 __all__ = [
-    "load_image", "save_image", "to_float", "to_uint8",
+    "load_image", "save_image", "to_float", "to_uint8", "check_image",
     "sample_image", "sample_collection", "SAMPLE_NAMES",
     "Compressed", "compress_svd", "compress_nmf",
     "psnr", "ssim",
@@ -166,6 +166,8 @@ def load_image(path, *, mode=None, dtype=np.float64):
     Returns
     -------
     ndarray of shape (H, W) or (H, W, 3)
+        8-bit files are divided by 255; 16- and 32-bit integer grayscale
+        by 65535 (and clipped to [0, 1]).
 
     Raises
     ------
@@ -214,6 +216,12 @@ def load_image(path, *, mode=None, dtype=np.float64):
     return arr
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_image(path, image):
     """Write an image atomically (a temporary file in the same folder, renamed into place).
 
@@ -255,6 +263,7 @@ def save_image(path, image):
     try:
         with os.fdopen(fd, "wb") as fh:
             pil_image.save(fh, format=fmt)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -445,9 +454,23 @@ class Compressed:
         return self.n_numbers / float(np.prod(self.shape))
 
     def reconstruct(self, clip=True):
-        """The image rebuilt from the factors (clipped to [0, 1] unless ``clip=False``)."""
+        """The image rebuilt from the factors.
+
+        With ``clip=True`` values are clipped to [0, 1] when the original
+        image was in [0, 1] (``info['in_unit_range']``); an image in another
+        range (say 0..255 floats) is returned unclipped.
+        """
         image = _merge([left @ right for left, right in self.blocks], self.shape)
-        return np.clip(image, 0.0, 1.0) if clip else image
+        return _clip_like(image, self.info.get("in_unit_range", True)) if clip else image
+
+
+def _in_unit_range(image):
+    return bool(image.min() >= 0.0 and image.max() <= 1.0)
+
+
+def _clip_like(result, in_unit_range):
+    """Clip to [0, 1] only when the input image was in [0, 1]."""
+    return np.clip(result, 0.0, 1.0) if in_unit_range else result
 
 
 def _check_color(image, color):
@@ -515,7 +538,8 @@ def compress_svd(image, n_components, *, energy="squared", color="channels",
         blocks.append((U * S, Vt))
         kept.append(float(np.sum(S.astype(np.float64) ** 2) / np.sum(M * M, dtype=np.float64))
                     if np.any(M) else 1.0)
-    return Compressed("svd", image.shape, blocks, color, {"energy": tuple(kept)})
+    return Compressed("svd", image.shape, blocks, color,
+                      {"energy": tuple(kept), "in_unit_range": _in_unit_range(image)})
 
 
 def compress_nmf(image, n_components, *, color="channels", max_iter=400, tol=1e-4,
@@ -554,7 +578,8 @@ def compress_nmf(image, n_components, *, color="channels", max_iter=400, tol=1e-
             warnings.filterwarnings("ignore", message="Maximum number of iterations")
             W = model.fit_transform(M)
         blocks.append((W, model.components_))
-    return Compressed("nmf", image.shape, blocks, color)
+    return Compressed("nmf", image.shape, blocks, color,
+                      {"in_unit_range": _in_unit_range(image)})
 
 
 # --------------------------------------------------------------------------
@@ -659,7 +684,7 @@ def denoise_svd(image, n_components=None, *, noise_sigma=None, color="channels",
 
     Returns
     -------
-    denoised : ndarray, same shape, clipped to [0, 1]
+    denoised : ndarray, same shape (clipped to [0, 1] if the image was in [0, 1])
     ranks : tuple of int
         Rank kept per block.
     """
@@ -675,7 +700,7 @@ def denoise_svd(image, n_components=None, *, noise_sigma=None, color="channels",
         k = optimal_svd_rank(S, M.shape, noise_sigma)
         blocks.append((U[:, :k] * S[:k]) @ Vt[:k])
         ranks.append(k)
-    return np.clip(_merge(blocks, image.shape), 0.0, 1.0), tuple(ranks)
+    return _clip_like(_merge(blocks, image.shape), _in_unit_range(image)), tuple(ranks)
 
 
 def _check_patch_size(patch_size, image_shape, name="patch_size"):
@@ -776,7 +801,7 @@ def denoise_patches(image, *, patch_size=8, step=2, n_components=0.9, model="svd
 
     Returns
     -------
-    ndarray, same shape as ``image``, clipped to [0, 1]
+    ndarray, same shape as ``image`` (clipped to [0, 1] if the image was in [0, 1])
     """
     image = check_image(image)
     check_option(model, "model", tuple(PATCH_MODELS))
@@ -786,7 +811,8 @@ def denoise_patches(image, *, patch_size=8, step=2, n_components=0.9, model="svd
         n_components = check_int(n_components, "n_components", min_value=1,
                                  max_value=min(patches.shape))
     cleaned = PATCH_MODELS[model](patches, n_components, random_state)
-    return np.clip(reconstruct_from_patches(cleaned, image.shape, (ph, pw), step), 0.0, 1.0)
+    return _clip_like(reconstruct_from_patches(cleaned, image.shape, (ph, pw), step),
+                      _in_unit_range(image))
 
 
 # --------------------------------------------------------------------------

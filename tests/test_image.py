@@ -7,7 +7,11 @@ import scipy.ndimage
 
 from fastfactor import image as fi
 
-Image = pytest.importorskip("PIL.Image")
+
+@pytest.fixture
+def Image():
+    """Pillow, only for the tests that read or write files."""
+    return pytest.importorskip("PIL.Image")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def gray():
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ext", [".png", ".bmp", ".tif"])
-def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext):
+def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext, Image):
     for img in (landscape, gray):
         path = tmp_path / f"img{ext}"
         assert fi.save_image(path, img) == str(path)
@@ -33,9 +37,12 @@ def test_save_load_roundtrip_lossless(tmp_path, landscape, gray, ext):
         assert back.shape == img.shape and back.dtype == np.float64
         np.testing.assert_array_equal(fi.to_uint8(back), fi.to_uint8(img))
     assert sorted(os.listdir(tmp_path)) == [f"img{ext}"]  # no temporary file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
 
 
-def test_load_modes(tmp_path, landscape):
+def test_load_modes(tmp_path, landscape, Image):
     rgb = fi.to_uint8(landscape)
     Image.fromarray(rgb).convert("RGBA").save(tmp_path / "rgba.png")
     Image.fromarray(rgb).convert("P").save(tmp_path / "p.png")
@@ -58,7 +65,7 @@ def test_load_modes(tmp_path, landscape):
     assert fi.load_image(tmp_path / "l.png", mode="rgb").shape == (48, 64, 3)
 
 
-def test_load_errors(tmp_path):
+def test_load_errors(tmp_path, Image):
     with pytest.raises(FileNotFoundError, match="path"):
         fi.load_image(tmp_path / "missing.png")
     with pytest.raises(ValueError, match="directory"):
@@ -79,7 +86,7 @@ def test_load_errors(tmp_path):
         fi.load_image(good, mode="cmyk")
 
 
-def test_save_errors_leave_no_file(tmp_path, landscape, monkeypatch):
+def test_save_errors_leave_no_file(tmp_path, landscape, monkeypatch, Image):
     with pytest.raises(ValueError, match="extension"):
         fi.save_image(tmp_path / "out.xyz", landscape)
     with pytest.raises(FileNotFoundError, match="folder"):
@@ -231,6 +238,16 @@ def test_compress_other_bad_parameters(gray, landscape):
         fi.compress_nmf(gray - 1.0, 2)
     with pytest.raises(ValueError, match="n_components"):
         fi.compress_nmf(gray, 100)
+
+
+def test_images_outside_unit_range_are_not_clipped(gray):
+    big = gray * 255.0
+    c = fi.compress_svd(big, 40)
+    np.testing.assert_allclose(c.reconstruct(), big, atol=1e-8)
+    den, _ = fi.denoise_svd(big, 40)
+    np.testing.assert_allclose(den, big, atol=1e-8)
+    # in [0, 1]: clipped
+    assert fi.compress_svd(gray, 2).reconstruct().max() <= 1.0
 
 
 def test_compress_nmf(gray):

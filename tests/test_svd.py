@@ -64,17 +64,18 @@ def test_sign_convention_and_values_match_sklearn(gapped):
     assert np.all(U[np.argmax(np.abs(U), axis=0), np.arange(6)] > 0)
 
 
-@pytest.mark.parametrize("n_iter", [0, 1, 2, 5])
-def test_reconstruction_error_not_worse_than_sklearn(n_iter):
+@pytest.mark.parametrize("n_iter", [0, 1, 2, 5, "auto"])
+@pytest.mark.parametrize("k", [10, 40])
+def test_reconstruction_error_not_worse_than_sklearn(n_iter, k):
     extmath = pytest.importorskip("sklearn.utils.extmath")
     X = np.random.default_rng(0).random((300, 200))  # flat spectrum: the hard case
     s = np.linalg.svd(X, compute_uv=False)
-    best = np.sqrt(np.sum(s[10:] ** 2))
+    best = np.sqrt(np.sum(s[k:] ** 2))
     ours, theirs = [], []
     for seed in range(6):
-        U, S, Vt = randomized_svd(X, 10, n_iter=n_iter, random_state=seed)
+        U, S, Vt = randomized_svd(X, k, n_iter=n_iter, random_state=seed)
         ours.append(np.linalg.norm(X - (U * S) @ Vt))
-        U, S, Vt = extmath.randomized_svd(X, 10, n_iter=n_iter, random_state=seed)
+        U, S, Vt = extmath.randomized_svd(X, k, n_iter=n_iter, random_state=seed)
         theirs.append(np.linalg.norm(X - (U * S) @ Vt))
     assert min(ours) >= best * (1 - 1e-12)
     # the same power iterations, plus the previous iterate in the final projection
@@ -140,6 +141,21 @@ def test_reproducible_and_transpose(gapped):
     for transpose in (True, False):
         _, S, _ = randomized_svd(gapped, 5, transpose=transpose, random_state=0)
         np.testing.assert_allclose(S, a[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("X", [np.ones((30, 20)), np.ones((200, 150)),
+                               np.outer(np.arange(1, 41), np.arange(1, 31)) * 1.0,
+                               np.zeros((12, 9))])
+@pytest.mark.parametrize("n_components", [1, 3, 0.5, 0.999999])
+def test_rank_deficient_matrices(X, n_components):
+    # the sketch holds far more columns than the rank: the basis must stay orthonormal
+    U, S, Vt = randomized_svd(X, n_components, random_state=0)
+    s0 = np.linalg.svd(X, compute_uv=False)
+    np.testing.assert_allclose(S, s0[:len(S)], atol=1e-10 * max(s0[0], 1))
+    np.testing.assert_allclose(U.T @ U, np.eye(len(S)), atol=1e-10)
+    np.testing.assert_allclose(Vt @ Vt.T, np.eye(len(S)), atol=1e-10)
+    if isinstance(n_components, float):
+        assert len(S) == 1
 
 
 def test_full_rank_and_flip_sign_false():
@@ -329,11 +345,12 @@ def test_truncated_svd_energy(algorithm):
     assert np.sum(est.singular_values_ ** 2) / np.sum(s0 ** 2) >= 0.9
 
 
+@pytest.mark.parametrize("algorithm", ["randomized", "arpack"])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_truncated_svd_float32(gapped, sparse):
+def test_truncated_svd_float32(gapped, sparse, algorithm):
     X = gapped.astype(np.float32)
     X = sp.csr_matrix(X) if sparse else X
-    est = TruncatedSVD(4, random_state=0)
+    est = TruncatedSVD(4, algorithm=algorithm, random_state=0)
     Xt = est.fit_transform(X)
     assert Xt.dtype == est.components_.dtype == est.transform(X).dtype == np.float32
     assert est.singular_values_.dtype == np.float32
