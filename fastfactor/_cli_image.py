@@ -43,13 +43,19 @@ def cmd_compress(args):
     img, source = _source(args, image)
     n_components = _n_components(args)
     if n_components is None:
-        n_components = 0.9 if args.method == "svd" else 16
+        n_components = {"svd": 0.9, "nmf": 16}.get(args.method, 64)
     if args.method == "svd":
         comp = image.compress_svd(img, n_components, energy=args.energy_kind, color=args.color)
     elif args.method == "nmf":
         if isinstance(n_components, float):
             raise ValueError("--energy works with --method svd; give NMF a --rank")
         comp = image.compress_nmf(img, n_components, color=args.color)
+    elif args.method in ("dictionary", "autoencoder"):
+        if isinstance(n_components, float):
+            raise ValueError("--energy works with --method svd; give --rank (the atoms)")
+        comp = image.compress_dictionary(img, n_components, model=args.method,
+                                         n_nonzero_coefs=args.nonzero,
+                                         patch_size=args.patch_size)
     else:
         raise ValueError(f"unknown --method {args.method!r}")
     rec = comp.reconstruct()
@@ -73,8 +79,11 @@ def cmd_denoise(args):
     if args.method == "svd":
         out, _ = image.denoise_svd(noisy, n_components)
     else:
-        out = image.denoise_patches(noisy, patch_size=args.patch_size,
-                                    n_components=0.9 if n_components is None else n_components)
+        model = "dictionary" if args.method == "dictionary" else "svd"
+        default = 64 if model == "dictionary" else 0.9
+        out = image.denoise_patches(noisy, patch_size=args.patch_size, model=model,
+                                    n_components=default if n_components is None
+                                    else n_components)
     image.save_image(args.output, out)
     info = {"input": source, "method": args.method, "output": str(args.output)}
     if args.add_noise:
@@ -138,7 +147,11 @@ def add_parser(sub, add_output_flags):
 
     q = cmds.add_parser("compress", help="low-rank compression; prints PSNR, SSIM, storage")
     source_options(q)
-    q.add_argument("--method", choices=["svd", "nmf"], default="svd")
+    q.add_argument("--method", choices=["svd", "nmf", "dictionary", "autoencoder"],
+                   default="svd", help="dictionary/autoencoder: sparse codes of 8x8 patches "
+                                       "(--rank = number of atoms)")
+    q.add_argument("--nonzero", type=int, default=4, help="atoms per patch (dictionary)")
+    q.add_argument("--patch-size", type=int, default=8)
     q.add_argument("--energy-kind", choices=["squared", "linear"], default="squared",
                    help="energy as squared singular values, or their plain sum")
     q.add_argument("--color", choices=["channels", "stacked"], default="channels")
@@ -146,7 +159,9 @@ def add_parser(sub, add_output_flags):
 
     q = cmds.add_parser("denoise", help="truncated-SVD or patch-based denoising")
     source_options(q)
-    q.add_argument("--method", choices=["svd", "patches"], default="svd")
+    q.add_argument("--method", choices=["svd", "patches", "dictionary"], default="svd",
+                   help="patches: patch PCA; dictionary: atoms learned on the noisy patches, "
+                        "sparse codes, overlaps averaged")
     q.add_argument("--patch-size", type=int, default=8)
     q.add_argument("--add-noise", type=float, default=0.0, metavar="SIGMA",
                    help="add Gaussian noise first (to measure the gain)")

@@ -51,7 +51,7 @@ from .svd import randomized_svd
 __all__ = [
     "load_image", "save_image", "to_float", "to_uint8", "check_image",
     "sample_image", "sample_collection", "SAMPLE_NAMES",
-    "Compressed", "compress_svd", "compress_nmf",
+    "Compressed", "compress_svd", "compress_nmf", "compress_dictionary", "PatchCodes",
     "psnr", "ssim",
     "denoise_svd", "denoise_patches", "optimal_svd_rank", "PATCH_MODELS",
     "extract_patches", "reconstruct_from_patches",
@@ -586,6 +586,102 @@ def compress_nmf(image, n_components, *, color="channels", max_iter=400, tol=1e-
 # metrics
 # --------------------------------------------------------------------------
 
+@dataclass
+class PatchCodes(Compressed):
+    """An image as sparse codes of its non-overlapping patches on a dictionary.
+
+    ``blocks`` holds one pair ``(codes, dictionary)``: codes of shape
+    (n_patches, n_atoms), mostly zeros, and the atoms. The stored numbers
+    are each non-zero code with its atom index (two numbers), the
+    dictionary, and one mean per patch.
+    """
+
+    patch_size: tuple = (8, 8)
+    means: np.ndarray = None
+    decoder_bias: np.ndarray = None
+
+    @property
+    def n_numbers(self):
+        codes, atoms = self.blocks[0]
+        bias = 0 if self.decoder_bias is None else self.decoder_bias.size
+        return int(2 * np.count_nonzero(codes) + atoms.size + self.means.size + bias)
+
+    def reconstruct(self, clip=True):
+        codes, atoms = self.blocks[0]
+        patches = codes @ atoms + self.means
+        if self.decoder_bias is not None:
+            patches = patches + self.decoder_bias
+        image = reconstruct_from_patches(patches, self.shape, self.patch_size,
+                                         self.patch_size[0])
+        return _clip_like(image, clip and self.info.get("in_unit_range", True))
+
+
+def compress_dictionary(image, n_atoms=64, *, n_nonzero_coefs=4, patch_size=8,
+                        model="dictionary", max_iter=3, random_state=0):
+    """Compress an image as sparse codes of its patches (dictionary or autoencoder).
+
+    The image is cut into non-overlapping ``patch_size`` patches (colour
+    patches keep their three channels together); each patch's mean is
+    stored, and the rest is coded sparsely:
+
+    * ``model='dictionary'``: atoms learned by
+      :class:`fastfactor.MiniBatchDictionaryLearning`, codes by OMP with
+      ``n_nonzero_coefs`` atoms per patch;
+    * ``model='autoencoder'``: a :class:`fastfactor.SparseAutoencoder`
+      (learned soft-threshold encoder, linear decoder); its codes are as
+      sparse as its L1 penalty makes them.
+
+    Parameters
+    ----------
+    image : ndarray (H, W) or (H, W, 3)
+    n_atoms : int
+        Dictionary size (code length).
+    n_nonzero_coefs : int
+        Atoms per patch ('dictionary').
+    patch_size : int
+    model : {'dictionary', 'autoencoder'}
+    max_iter : int
+        Passes over the patches when learning.
+    random_state : int or None
+
+    Returns
+    -------
+    PatchCodes
+        ``reconstruct()`` gives the image back; ``storage_ratio`` counts
+        each non-zero code twice (value and atom index).
+    """
+    from .sparse import MiniBatchDictionaryLearning, SparseAutoencoder, sparse_encode
+
+    image = check_image(image)
+    check_option(model, "model", ("dictionary", "autoencoder"))
+    ph, pw = _check_patch_size(patch_size, image.shape)
+    if ph != pw:
+        raise ValueError(f"patch_size must be square for compression, got {ph}x{pw}.")
+    patches = extract_patches(image, (ph, pw), ph)
+    n_atoms = check_int(n_atoms, "n_atoms", min_value=1, max_value=patches.shape[0])
+    n_nonzero_coefs = check_int(n_nonzero_coefs, "n_nonzero_coefs", min_value=1,
+                                max_value=n_atoms)
+    max_iter = check_int(max_iter, "max_iter", min_value=1)
+    means = patches.mean(axis=1, keepdims=True)
+    centred = patches - means
+    bias = None
+    if model == "dictionary":
+        learner = MiniBatchDictionaryLearning(n_components=n_atoms, alpha=0.1, batch_size=256,
+                                              max_iter=max_iter, fit_algorithm="cd",
+                                              random_state=random_state)
+        with warnings.catch_warnings():  # inner lasso tolerance warnings while learning
+            warnings.simplefilter("ignore")
+            atoms = learner.fit(centred).components_
+        codes = sparse_encode(centred, atoms, algorithm="omp", n_nonzero_coefs=n_nonzero_coefs)
+    else:
+        coder = SparseAutoencoder(n_components=n_atoms, alpha=1e-3, max_iter=50 * max_iter,
+                                  random_state=random_state).fit(centred)
+        codes, atoms, bias = coder.transform(centred), coder.components_, coder.decoder_bias_
+    return PatchCodes(model, image.shape, [(codes, atoms)], "patches",
+                      {"in_unit_range": _in_unit_range(image)}, patch_size=(ph, pw),
+                      means=means, decoder_bias=bias)
+
+
 def _check_data_range(data_range):
     return check_float(data_range, "data_range", min_value=0, min_inclusive=False)
 
@@ -786,8 +882,32 @@ def _svd_patch_model(patches, n_components, random_state):
     return (U * S) @ Vt + mean
 
 
+def _dictionary_patch_model(patches, n_components, random_state):
+    """Patch dictionary learning: atoms learned on the noisy patches, OMP codes.
+
+    Each patch's mean is taken out first (it is kept as is); the rest is
+    coded with a few atoms, which keeps structure and drops most noise.
+    ``n_components`` is the number of atoms (a float means 64).
+    """
+    from .sparse import MiniBatchDictionaryLearning, sparse_encode
+
+    n_atoms = n_components if isinstance(n_components, (int, np.integer)) else 64
+    n_atoms = min(int(n_atoms), patches.shape[0])
+    mean = patches.mean(axis=1, keepdims=True)
+    centred = patches - mean
+    learner = MiniBatchDictionaryLearning(n_components=n_atoms, alpha=0.1, batch_size=256,
+                                          max_iter=2, fit_algorithm="cd",
+                                          random_state=random_state)
+    with warnings.catch_warnings():  # a rough dictionary is enough to denoise
+        warnings.simplefilter("ignore")
+        atoms = learner.fit(centred).components_
+    codes = sparse_encode(centred, atoms, algorithm="omp",
+                          n_nonzero_coefs=max(1, min(4, n_atoms)))
+    return codes @ atoms + mean
+
+
 #: patch models for :func:`denoise_patches`: name -> f(patches, n_components, random_state)
-PATCH_MODELS = {"svd": _svd_patch_model}
+PATCH_MODELS = {"svd": _svd_patch_model, "dictionary": _dictionary_patch_model}
 
 
 def denoise_patches(image, *, patch_size=8, step=2, n_components=0.9, model="svd",

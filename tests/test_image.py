@@ -425,3 +425,42 @@ def test_collections_grid_and_nmf_parts():
         fi.matrix_to_images(np.zeros((2, 5)), (2, 2))
     with pytest.raises(ValueError, match="negative"):
         fi.nmf_parts(col - 1, 2)
+
+
+# ------------------------------------------- sparse-dictionary compression/denoising
+
+@pytest.mark.parametrize("model", ["dictionary", "autoencoder"])
+def test_compress_dictionary(model):
+    from fastfactor import image
+
+    img = image.sample_image("shapes", size=(48, 48))
+    comp = image.compress_dictionary(img, 32, model=model, patch_size=8)
+    rec = comp.reconstruct()
+    assert rec.shape == img.shape
+    assert 0 < comp.storage_ratio < 1.5
+    # far better than keeping only the patch means
+    means_only = image.reconstruct_from_patches(
+        np.repeat(image.extract_patches(img, 8, 8).mean(axis=1, keepdims=True), 192, axis=1),
+        img.shape, 8, 8)
+    assert image.psnr(img, rec) > image.psnr(img, means_only) + 3
+
+
+def test_dictionary_denoising_beats_the_noise():
+    from fastfactor import image
+
+    img = image.sample_image("rings", size=(64, 64), color=False)
+    noisy = np.clip(img + 0.1 * np.random.default_rng(0).standard_normal(img.shape), 0, 1)
+    clean = image.denoise_patches(noisy, model="dictionary", n_components=32)
+    assert image.psnr(img, clean) > image.psnr(img, noisy) + 3
+
+
+def test_compress_dictionary_bad_input():
+    from fastfactor import image
+
+    img = image.sample_image("shapes", size=(32, 32))
+    with pytest.raises(ValueError, match="model"):
+        image.compress_dictionary(img, 8, model="lasso")
+    with pytest.raises(ValueError, match="n_nonzero_coefs"):
+        image.compress_dictionary(img, 8, n_nonzero_coefs=9)
+    with pytest.raises(ValueError, match="patch_size"):
+        image.compress_dictionary(img[:4, :4], 8, patch_size=8)
