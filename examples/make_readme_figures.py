@@ -28,16 +28,19 @@ def _plt():
 
 
 def compression_strip(img, ranks, path):
-    """Original next to SVD reconstructions at several ranks, with PSNR and storage."""
+    """Original next to SVD reconstructions at several ranks and a sparse-dictionary one."""
     plt = _plt()
-    fig, axes = plt.subplots(1, len(ranks) + 1, figsize=(2.6 * (len(ranks) + 1), 2.9))
+    runs = [(f"SVD rank {rank}", lambda r=rank: image.compress_svd(img, r)) for rank in ranks]
+    runs.append(("dictionary, 64 atoms\n4 per 8x8 patch",
+                 lambda: image.compress_dictionary(img, 64, n_nonzero_coefs=4)))
+    fig, axes = plt.subplots(1, len(runs) + 1, figsize=(2.6 * (len(runs) + 1), 3.1))
     axes[0].imshow(img)
     axes[0].set_title("original")
-    for ax, rank in zip(axes[1:], ranks):
-        comp = image.compress_svd(img, rank)
+    for ax, (label, compress) in zip(axes[1:], runs):
+        comp = compress()
         rec = comp.reconstruct()
         ax.imshow(rec)
-        ax.set_title(f"rank {rank}\nPSNR {image.psnr(img, rec):.1f} dB, "
+        ax.set_title(f"{label}\nPSNR {image.psnr(img, rec):.1f} dB, "
                      f"{100 * comp.storage_ratio:.0f}% kept", fontsize=8)
     for ax in axes:
         ax.axis("off")
@@ -101,9 +104,12 @@ def denoising(img, path):
     noisy = np.clip(img + 0.1 * rng.standard_normal(img.shape), 0, 1)
     by_svd, _ = image.denoise_svd(noisy)
     by_patches = image.denoise_patches(noisy, patch_size=8)
-    fig, axes = plt.subplots(1, 4, figsize=(10.4, 2.9))
-    for ax, (title, pic) in zip(axes, [("clean", img), ("noisy", noisy),
-                                       ("truncated SVD", by_svd), ("patches", by_patches)]):
+    by_dictionary = image.denoise_patches(noisy, patch_size=8, model="dictionary",
+                                          n_components=64)
+    pictures = [("clean", img), ("noisy", noisy), ("truncated SVD", by_svd),
+                ("patch PCA", by_patches), ("patch dictionary", by_dictionary)]
+    fig, axes = plt.subplots(1, len(pictures), figsize=(2.6 * len(pictures), 2.9))
+    for ax, (title, pic) in zip(axes, pictures):
         ax.imshow(pic)
         ax.set_title(title if pic is img else f"{title}\nPSNR {image.psnr(img, pic):.1f} dB",
                      fontsize=8)
