@@ -8,6 +8,9 @@ dict per comparison for ``benchmarks/compare.py``.
   one iteration's time is ``(t(fit, 20 it.) - t(fit, 0 it.)) / 20``, which
   leaves out the initialization and the final E-step, and the note gives
   both lower bounds (they agree to ~1e-15);
+* the same per-iteration comparison with one thread each (scikit-learn's
+  BLAS limited by threadpoolctl), timed in CPU seconds of the process, which
+  a busy machine disturbs much less than wall time;
 * the whole fit, and its peak memory (tracemalloc) against scikit-learn's;
 * the fit with 2 threads against 1 thread;
 * ``predict_proba`` on 1M rows: time and peak memory beyond the output.
@@ -15,12 +18,14 @@ dict per comparison for ``benchmarks/compare.py``.
 Timings are the best of ``repeat`` runs, the two libraries alternating, so
 that a busy machine slows both alike.
 """
+import os
 import sys
 import time
 import tracemalloc
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import fastfactor as ff
 from fastfactor import datasets
@@ -40,13 +45,13 @@ def _params(covariance_type, max_iter, K):
                 init_params="random_from_data", random_state=0)
 
 
-def _fit_time(cls, X, repeat, **params):
+def _fit_time(cls, X, repeat, clock=time.perf_counter, **params):
     best, model = np.inf, None
     for _ in range(repeat):
         model = cls(**params)
-        start = time.perf_counter()
+        start = clock()
         model.fit(X)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best, model
 
 
@@ -59,17 +64,27 @@ def _peak_mb(func):
         tracemalloc.stop()
 
 
+def _iteration_times(X, covariance_type, n_iter, K, repeat, one_thread=False):
+    """{(library, max_iter): best time} and the fitted models, libraries alternating."""
+    clock = time.process_time if one_thread else time.perf_counter
+    extra = dict(n_threads=1) if one_thread else {}
+    t, models = {}, {}
+    with threadpool_limits(1 if one_thread else None, user_api="blas"):
+        for it in (n_iter, 0):
+            for _ in range(repeat):
+                for name, cls, kw in (("sklearn", SkGMM, {}),
+                                      ("fastfactor", ff.GaussianMixture, extra)):
+                    seconds, model = _fit_time(cls, X, 1, clock=clock,
+                                               **_params(covariance_type, it, K), **kw)
+                    t[name, it] = min(t.get((name, it), np.inf), seconds)
+                    if it:
+                        models[name] = model
+    return t, models
+
+
 def per_iteration(X, covariance_type, n_iter, K, repeat):
     """Fit time, per-iteration time and lower bounds of both libraries."""
-    t = {}
-    models = {}
-    for it in (n_iter, 0):
-        for _ in range(repeat):  # alternate the libraries
-            for name, cls in (("sklearn", SkGMM), ("fastfactor", ff.GaussianMixture)):
-                seconds, model = _fit_time(cls, X, 1, **_params(covariance_type, it, K))
-                t[name, it] = min(t.get((name, it), np.inf), seconds)
-                if it:
-                    models[name] = model
+    t, models = _iteration_times(X, covariance_type, n_iter, K, repeat)
     it_ff = (t["fastfactor", n_iter] - t["fastfactor", 0]) / n_iter
     it_sk = (t["sklearn", n_iter] - t["sklearn", 0]) / n_iter
     lb_ff, lb_sk = models["fastfactor"].lower_bound_, models["sklearn"].lower_bound_
@@ -82,6 +97,12 @@ def per_iteration(X, covariance_type, n_iter, K, repeat):
              speedup=t["sklearn", n_iter] / t["fastfactor", n_iter],
              note="init random_from_data, whole fit"),
     ]
+    t1, _ = _iteration_times(X, covariance_type, n_iter, K, repeat, one_thread=True)
+    it_ff1 = (t1["fastfactor", n_iter] - t1["fastfactor", 0]) / n_iter
+    it_sk1 = (t1["sklearn", n_iter] - t1["sklearn", 0]) / n_iter
+    rows.append(dict(problem="gmm", what=f"{covariance_type}: one EM iteration, 1 thread each",
+                     fastfactor_s=it_ff1, sklearn_s=it_sk1, speedup=it_sk1 / it_ff1,
+                     note="CPU seconds of the process"))
     return rows
 
 
@@ -140,13 +161,22 @@ def run(quick=False):
     K, n_iter = 16, (5 if quick else 20)
     repeat = 1 if quick else 3
     rows = []
+
+    def add(new_rows):
+        # the machine's load when a comparison ran: timings on a busy machine
+        # are slower for both libraries, and the ratios noisier
+        load = os.getloadavg()[0]
+        for r in (new_rows if isinstance(new_rows, list) else [new_rows]):
+            r["note"] = f"{r['note']}; load {load:.1f}"
+            rows.append(r)
+
     for cov in COVARIANCE_TYPES:
-        rows += per_iteration(X, cov, n_iter, K, repeat)
+        add(per_iteration(X, cov, n_iter, K, repeat))
     for cov in COVARIANCE_TYPES:
-        rows.append(memory(X, cov, n_iter, K))
+        add(memory(X, cov, n_iter, K))
     for cov in COVARIANCE_TYPES:
-        rows.append(thread_scaling(X, cov, n_iter, K, repeat))
-    rows.append(predict_proba_rows(X, 100_000 if quick else 1_000_000, K, repeat))
+        add(thread_scaling(X, cov, n_iter, K, repeat))
+    add(predict_proba_rows(X, 100_000 if quick else 1_000_000, K, repeat))
     return rows
 
 

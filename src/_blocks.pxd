@@ -2,8 +2,8 @@
 
 cdef enum:
     # at most this many blocks, and this many bytes of accumulators, per pass
-    MAX_BLOCKS = 32
-    ACC_BUDGET = 1 << 24
+    MAX_BLOCKS = 16
+    ACC_BUDGET = 1 << 23
 
 
 cdef inline (int, int) blocks(int n_tiles, Py_ssize_t acc_doubles, int n_threads) noexcept:
