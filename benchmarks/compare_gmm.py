@@ -1,165 +1,45 @@
 """Gaussian mixtures side by side with scikit-learn on the DESIGN ``gmm`` problem.
 
-Run as ``python benchmarks/compare_gmm.py [--quick]``; ``run()`` returns one
-dict per comparison for ``benchmarks/compare.py``.
+    python benchmarks/compare_gmm.py [--quick] [--out benchmarks/results]
 
-* per EM iteration, each covariance type: the same model (init
-  ``random_from_data``, same seed, 20 iterations, tol=0) fitted by both;
-  one iteration's time is ``(t(fit, 20 it.) - t(fit, 0 it.)) / 20``, which
-  leaves out the initialization and the final E-step, and the note gives
-  both lower bounds (they agree to ~1e-15);
-* the whole fit, and its peak memory (tracemalloc) against scikit-learn's;
-* the fit with 2 threads against 1 thread;
-* ``predict_proba`` on 1M rows: time and peak memory beyond the output.
-
-Timings are the best of ``repeat`` runs, the two libraries alternating, so
-that a busy machine slows both alike.
+Prints a Markdown table and writes it (and the rows as JSON) to
+``--out/gmm.md`` and ``gmm.json``. The comparisons are
+:func:`fastfactor.bench.gmm.run` (also behind ``fastfactor bench --only
+gmm``): per EM iteration for each covariance type (all threads, and one
+thread each in CPU time), the whole fit, peak memory against
+scikit-learn's, 2 threads against 1, and ``predict_proba`` on 1M rows.
 """
+import argparse
+import json
 import sys
 import time
-import tracemalloc
-import warnings
+from pathlib import Path
 
-import numpy as np
+from fastfactor import bench
+from fastfactor.bench import gmm
 
-import fastfactor as ff
-from fastfactor import datasets
-
-try:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture as SkGMM
-except ImportError:  # the comparison needs scikit-learn
-    SkGMM = None
-    ConvergenceWarning = Warning
-
-COVARIANCE_TYPES = ("diag", "spherical", "tied", "full")
+HERE = Path(__file__).resolve().parent
 
 
-def _params(covariance_type, max_iter, K):
-    return dict(n_components=K, covariance_type=covariance_type, max_iter=max_iter, tol=0,
-                init_params="random_from_data", random_state=0)
-
-
-def _fit_time(cls, X, repeat, **params):
-    best, model = np.inf, None
-    for _ in range(repeat):
-        model = cls(**params)
-        start = time.perf_counter()
-        model.fit(X)
-        best = min(best, time.perf_counter() - start)
-    return best, model
-
-
-def _peak_mb(func):
-    tracemalloc.start()
-    try:
-        func()
-        return tracemalloc.get_traced_memory()[1] / 1e6
-    finally:
-        tracemalloc.stop()
-
-
-def per_iteration(X, covariance_type, n_iter, K, repeat):
-    """Fit time, per-iteration time and lower bounds of both libraries."""
-    t = {}
-    models = {}
-    for it in (n_iter, 0):
-        for _ in range(repeat):  # alternate the libraries
-            for name, cls in (("sklearn", SkGMM), ("fastfactor", ff.GaussianMixture)):
-                seconds, model = _fit_time(cls, X, 1, **_params(covariance_type, it, K))
-                t[name, it] = min(t.get((name, it), np.inf), seconds)
-                if it:
-                    models[name] = model
-    it_ff = (t["fastfactor", n_iter] - t["fastfactor", 0]) / n_iter
-    it_sk = (t["sklearn", n_iter] - t["sklearn", 0]) / n_iter
-    lb_ff, lb_sk = models["fastfactor"].lower_bound_, models["sklearn"].lower_bound_
-    rows = [
-        dict(problem="gmm", what=f"{covariance_type}: one EM iteration",
-             fastfactor_s=it_ff, sklearn_s=it_sk, speedup=it_sk / it_ff,
-             note=f"lower bound {lb_ff:.10g} vs {lb_sk:.10g}"),
-        dict(problem="gmm", what=f"{covariance_type}: fit, {n_iter} iterations",
-             fastfactor_s=t["fastfactor", n_iter], sklearn_s=t["sklearn", n_iter],
-             speedup=t["sklearn", n_iter] / t["fastfactor", n_iter],
-             note="init random_from_data, whole fit"),
-    ]
-    return rows
-
-
-def memory(X, covariance_type, n_iter, K):
-    """Peak traced memory of one fit (tracemalloc sees numpy's allocations)."""
-    params = _params(covariance_type, n_iter, K)
-    mb_sk = _peak_mb(lambda: SkGMM(**params).fit(X))
-    mb_ff = _peak_mb(lambda: ff.GaussianMixture(**params).fit(X))
-    return dict(problem="gmm", what=f"{covariance_type}: peak memory of a fit (MB)",
-                fastfactor_s=mb_ff, sklearn_s=mb_sk, speedup=mb_sk / mb_ff,
-                note=f"MB, not seconds; X itself is {X.nbytes / 1e6:.1f} MB")
-
-
-def thread_scaling(X, covariance_type, n_iter, K, repeat):
-    """The same fit with 2 threads against 1 thread."""
-    times = {}
-    for _ in range(repeat):
-        for nt in (1, 2):
-            params = dict(_params(covariance_type, n_iter, K), n_threads=nt)
-            seconds, _ = _fit_time(ff.GaussianMixture, X, 1, **params)
-            times[nt] = min(times.get(nt, np.inf), seconds)
-    return dict(problem="gmm", what=f"{covariance_type}: fit, 2 threads vs 1",
-                fastfactor_s=times[2], reference_s=times[1], speedup=times[1] / times[2],
-                note="reference = fastfactor with 1 thread")
-
-
-def predict_proba_rows(X, n_rows, K, repeat):
-    """predict_proba on many rows: time, and peak memory beyond the output."""
-    gm = ff.GaussianMixture(**_params("diag", 5, K)).fit(X)
-    sk = SkGMM(**_params("diag", 5, K)).fit(X)
-    reps = -(-n_rows // X.shape[0])
-    big = np.tile(X, (reps, 1))[:n_rows]
-    out_mb = n_rows * K * 8 / 1e6
-    t_ff = t_sk = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        gm.predict_proba(big)
-        t_ff = min(t_ff, time.perf_counter() - start)
-        start = time.perf_counter()
-        sk.predict_proba(big)
-        t_sk = min(t_sk, time.perf_counter() - start)
-    extra_ff = _peak_mb(lambda: gm.predict_proba(big)) - out_mb
-    extra_sk = _peak_mb(lambda: sk.predict_proba(big)) - out_mb
-    return dict(problem=f"gmm, {n_rows} rows", what="diag: predict_proba",
-                fastfactor_s=t_ff, sklearn_s=t_sk, speedup=t_sk / t_ff,
-                note=f"memory beyond the {out_mb:.0f} MB output: {extra_ff:.1f} MB vs "
-                     f"{extra_sk:.0f} MB")
-
-
-def run(quick=False):
-    """All mixture comparisons; a smaller problem with ``quick``."""
-    if SkGMM is None:
-        raise RuntimeError("compare_gmm needs scikit-learn (pip install scikit-learn)")
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    X = datasets.benchmark_problem("gmm", quick=quick)
-    K, n_iter = 16, (5 if quick else 20)
-    repeat = 1 if quick else 3
-    rows = []
-    for cov in COVARIANCE_TYPES:
-        rows += per_iteration(X, cov, n_iter, K, repeat)
-    for cov in COVARIANCE_TYPES:
-        rows.append(memory(X, cov, n_iter, K))
-    for cov in COVARIANCE_TYPES:
-        rows.append(thread_scaling(X, cov, n_iter, K, repeat))
-    rows.append(predict_proba_rows(X, 100_000 if quick else 1_000_000, K, repeat))
-    return rows
-
-
-def markdown(rows):
-    """Rows as a Markdown table."""
-    lines = ["| problem | what | fastfactor | baseline | ratio | note |",
-             "|---|---|---:|---:|---:|---|"]
-    for r in rows:
-        base = r.get("sklearn_s", r.get("reference_s"))
-        lines.append(f"| {r['problem']} | {r['what']} | {r['fastfactor_s']:.4f} | "
-                     f"{base:.4f} | {r['speedup']:.2f}x | {r['note']} |")
-    return "\n".join(lines)
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small problem")
+    parser.add_argument("--out", default=str(HERE / "results"), help="output folder")
+    args = parser.parse_args(argv)
+    rows = gmm.run(quick=args.quick)
+    text = (f"# Gaussian mixtures: fastfactor vs scikit-learn\n\nMeasured "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+            f"{bench.machine_summary()}.\nEvery ratio in a row was measured side by side "
+            "in the same run; `load` is the machine's 1-minute load average (2 cores) "
+            "when the row was measured.\n\n" + bench.markdown(rows) + "\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "gmm_quick" if args.quick else "gmm"
+    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.json").write_text(json.dumps(rows, indent=1))
+    print(text)
+    return 0
 
 
 if __name__ == "__main__":
-    print(markdown(run(quick="--quick" in sys.argv)))
+    sys.exit(main())

@@ -416,13 +416,14 @@ def _gmm_pass(X, weights, means, precisions_cholesky, covariance_type, center, w
     K = means.shape[0]
     ops = _gmm_operands(weights, means, prec, covariance_type, center, dtype)
     empty_f = np.empty((0, K), dtype=dtype)
+    work = n * K * (2 * d * d if covariance_type == "full" else 4 * d)
     with single_threaded_blas():
         return _gmm.em_pass(
             X, _COV_CODE[covariance_type], *ops, bool(want_stats),
             np.empty(0) if lpn is None else lpn,
             np.empty(0, dtype=np.intp) if labels is None else labels,
             empty_f if proba is None else proba,
-            _gmm_tile(d, K), effective_n_threads(n_threads))
+            _gmm_tile(d, K), _threads_for(work, n_threads))
 
 
 def _unpack_stats(covariance_type, K, d, acc1, acc2):
@@ -556,9 +557,10 @@ def gmm_resp_stats(X, resp, covariance_type, center=None, n_threads=None):
     center = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
     _check_shape("center", center.shape, (d,))
     with single_threaded_blas():
+        work = n * K * (d * d if covariance_type == "full" else 2 * d)
         acc1, acc2 = _gmm.resp_stats(X, resp, _COV_CODE[covariance_type],
                                      np.ascontiguousarray(center, dtype=dtype),
-                                     _gmm_tile(d, K), effective_n_threads(n_threads))
+                                     _gmm_tile(d, K), _threads_for(work, n_threads))
     return _unpack_stats(covariance_type, K, d, acc1, acc2)
 
 
@@ -605,9 +607,9 @@ def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, n_thr
     if not 1 <= n_clusters <= n:
         raise ValueError(f"n_clusters must be in [1, {n}], got {n_clusters}")
     rng = _rng(random_state)
-    n_threads = effective_n_threads(n_threads)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
+    n_threads = _threads_for(n * X.shape[1] * n_local_trials, n_threads)
     weight = np.ones(n, dtype=X.dtype)
     indices = np.full(n_clusters, -1, dtype=int)
     indices[0] = rng.choice(n, p=weight / weight.sum())
@@ -678,7 +680,7 @@ def kmeans_lloyd(X, centers_init, max_iter=300, tol=1e-4, n_threads=None):
     n, d = X.shape
     K = centers_init.shape[0]
     _check_shape("centers_init", centers_init.shape, (K, d))
-    n_threads = effective_n_threads(n_threads)
+    n_threads = _threads_for(n * K * d, n_threads)
     mean = X.mean(axis=0, dtype=np.float64).astype(dtype)
     center = mean.astype(np.float64)
     tol = float(np.mean(X.var(axis=0, dtype=np.float64))) * tol if tol else 0.0

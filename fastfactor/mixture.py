@@ -27,7 +27,7 @@ import scipy.linalg
 
 from . import kernels
 from ._base import BaseEstimator, check_is_fitted
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     FLOAT_DTYPES,
     check_float,
@@ -432,6 +432,13 @@ class GaussianMixture(BaseEstimator):
                                     center=data.center, n_threads=data.n_threads)[1]
 
     def _fit(self, X):
+        # All the BLAS work of a fit is small (K x d x d) or runs inside the
+        # kernels' parallel tiles: one BLAS thread avoids oversubscription,
+        # and the wake-up cost of BLAS threads on tiny matrices.
+        with single_threaded_blas():
+            return self._fit_em(X)
+
+    def _fit_em(self, X):
         n_threads = self._check_params()
         X = validate_data(self, X, reset=True, dtype=FLOAT_DTYPES, ensure_min_samples=2,
                           name="X")

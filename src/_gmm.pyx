@@ -5,8 +5,9 @@ Python layer in ``fastfactor.kernels`` prepares them (it folds the model's
 parameters into the small operands ``W`` and ``cst`` below) and
 ``fastfactor._validation`` makes that trust safe.
 
-The rows of X are cut into tiles of ``tile`` rows, processed in parallel
-(OpenMP, static schedule). For each tile, in per-thread buffers:
+The rows of X are cut into tiles of ``tile`` rows, grouped in blocks that
+threads take in turn (OpenMP, dynamic schedule). For each tile, in
+per-thread buffers:
 
 1. log-probabilities ``L`` (tile x K) of each row under each component,
    as small GEMMs (BLAS, which the caller limits to one thread)::
@@ -20,8 +21,9 @@ The rows of X are cut into tiles of ``tile`` rows, processed in parallel
 2. a numerically stable log-sum-exp per row (float64), giving
    log p(x) and the responsibilities ``R`` (float64);
 3. what was asked for: the M-step's sufficient statistics (accumulated
-   per thread in float64 and reduced in thread order), or per-row scores,
-   labels or responsibilities written to the caller's arrays.
+   in float64 per block of consecutive tiles and added in block order, see
+   ``_blocks.pxd``), or per-row scores, labels or responsibilities written
+   to the caller's arrays.
 
 Nothing of size n x K is allocated: only the caller's outputs are n-sized.
 Second moments are accumulated around a center (the data mean for
@@ -32,6 +34,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log, sqrt, INFINITY
 from scipy.linalg.cython_blas cimport dgemm, sgemm, dsyrk
 
+from _blocks cimport blocks
 from _fused cimport floating
 
 import numpy as np
@@ -42,12 +45,14 @@ cdef enum:
     TIED = 2
     FULL = 3
 
-# Responsibilities below exp(-460) ~ 1e-200 are set to exactly 0: their
-# contribution to any sum is below float64 resolution (responsibilities
-# are <= 1 and the M-step adds 10 * eps to every component's count), while
-# keeping them would cost a slow exp call and products in the denormal
-# range, which run ~100x slower. Exact zeros also let 'full' skip rows.
-cdef double LOG_RESP_FLOOR = -460.0
+# Responsibilities below 1e-30 (log -69) are set to exactly 0. Summed over
+# up to 1e12 rows they change a component's count by less than 1e-18, a
+# thousandth of the 10 * eps the M-step adds to every count, so no
+# statistic moves by more than rounding; but dropping them skips the exp
+# call and, for 'full', the row's whole contribution to the component's
+# scatter (well separated components have almost no row in common), and
+# keeps products out of the denormal range, where they run ~100x slower.
+cdef double LOG_RESP_FLOOR = -69.0
 
 
 cdef inline void _gemm(char ta, char tb, int m, int n, int k, floating alpha,
@@ -292,14 +297,16 @@ def em_pass(const floating[:, ::1] X, int cov, const floating[::1] center,
 
     ``out_lpn``/``out_labels``/``out_proba`` of length 0 are not written.
     Returns ``(sum of log p(x), acc1, acc2)``; the last two only when
-    ``want_stats`` (else None), summed over threads in thread order.
+    ``want_stats`` (else None), summed over blocks in block order.
     """
     cdef int n = X.shape[0], d = X.shape[1], K = cst.shape[0]
     cdef int n_tiles = (n + tile - 1) // tile
-    cdef int t, tid, start, T, i, k
+    cdef int b, t, tid, start, T, i, k, n_blocks, per_block
     cdef int fw, zw, aw
     fw, zw, aw = _widths(cov, d)
-    n_threads = max(1, min(n_threads, n_tiles))
+    acc_doubles = 1 + (K * aw + (K * d * d if cov == FULL else 0) if want_stats else 0)
+    n_blocks, per_block = blocks(n_tiles, acc_doubles, n_threads)
+    n_threads = max(1, min(n_threads, n_blocks))
     dtype = np.float32 if floating is float else np.float64
     # per-thread workspaces
     cdef floating[:, ::1] Fw = np.empty((n_threads, tile * fw), dtype=dtype)
@@ -307,11 +314,11 @@ def em_pass(const floating[:, ::1] X, int cov, const floating[::1] center,
     cdef floating[:, ::1] Lw = np.empty((n_threads, tile * K), dtype=dtype)
     cdef double[:, ::1] Rw = np.empty((n_threads, tile * K + K))
     cdef double[:, ::1] Gw = np.empty((n_threads, tile * fw if want_stats else 1))
-    # per-thread accumulators
-    cdef double[::1] ll = np.zeros(n_threads)
-    cdef double[:, ::1] acc1 = np.zeros((n_threads, K * aw if want_stats else 1))
+    # per-block accumulators
+    cdef double[::1] ll = np.zeros(n_blocks)
+    cdef double[:, ::1] acc1 = np.zeros((n_blocks, K * aw if want_stats else 1))
     cdef double[:, ::1] acc2 = np.zeros(
-        (n_threads, K * d * d if want_stats and cov == FULL else 1))
+        (n_blocks, K * d * d if want_stats and cov == FULL else 1))
     cdef const floating* U = &chol[0, 0, 0] if chol.shape[0] > 0 else NULL
     cdef bint w_lpn = out_lpn.shape[0] > 0
     cdef bint w_labels = out_labels.shape[0] > 0
@@ -319,25 +326,26 @@ def em_pass(const floating[:, ::1] X, int cov, const floating[::1] center,
     cdef double* R
 
     with nogil:
-        for t in prange(n_tiles, schedule='static', num_threads=n_threads):
+        for b in prange(n_blocks, schedule='dynamic', chunksize=1, num_threads=n_threads):
             tid = threadid()
-            start = t * tile
-            T = min(tile, n - start)
             R = &Rw[tid, 0]
-            _log_prob(&X[start, 0], T, d, K, cov, &center[0], U, &W[0, 0],
-                      &Zw[tid, 0], &Fw[tid, 0], &Lw[tid, 0])
-            ll[tid] += _log_sum_exp(&Lw[tid, 0], &cst[0], T, K, R, R + T * K,
-                                    &out_lpn[start] if w_lpn else NULL,
-                                    &out_labels[start] if w_labels else NULL)
-            if w_proba:
-                for i in range(T):
-                    for k in range(K):
-                        out_proba[start + i, k] = <floating>R[k * T + i]
-            if want_stats:
-                _stats(&X[start, 0], T, d, K, cov, &means[0, 0], d, R, &Zw[tid, 0],
-                       &Fw[tid, 0], &Gw[tid, 0], &acc1[tid, 0], &acc2[tid, 0])
+            for t in range(b * per_block, min(n_tiles, (b + 1) * per_block)):
+                start = t * tile
+                T = min(tile, n - start)
+                _log_prob(&X[start, 0], T, d, K, cov, &center[0], U, &W[0, 0],
+                          &Zw[tid, 0], &Fw[tid, 0], &Lw[tid, 0])
+                ll[b] += _log_sum_exp(&Lw[tid, 0], &cst[0], T, K, R, R + T * K,
+                                      &out_lpn[start] if w_lpn else NULL,
+                                      &out_labels[start] if w_labels else NULL)
+                if w_proba:
+                    for i in range(T):
+                        for k in range(K):
+                            out_proba[start + i, k] = <floating>R[k * T + i]
+                if want_stats:
+                    _stats(&X[start, 0], T, d, K, cov, &means[0, 0], d, R, &Zw[tid, 0],
+                           &Fw[tid, 0], &Gw[tid, 0], &acc1[b, 0], &acc2[b, 0])
 
-    total = float(np.sum(ll))  # thread order: fixed for a given thread count
+    total = float(np.sum(ll))
     if not want_stats:
         return total, None, None
     return (total, np.asarray(acc1).sum(axis=0),
@@ -353,35 +361,37 @@ def resp_stats(const floating[:, ::1] X, const floating[:, ::1] resp, int cov,
     """
     cdef int n = X.shape[0], d = X.shape[1], K = resp.shape[1]
     cdef int n_tiles = (n + tile - 1) // tile
-    cdef int t, tid, start, T, i, k
+    cdef int b, t, tid, start, T, i, k, n_blocks, per_block
     cdef int fw, zw, aw
     fw, zw, aw = _widths(cov, d)
-    n_threads = max(1, min(n_threads, n_tiles))
+    n_blocks, per_block = blocks(n_tiles, K * aw + (K * d * d if cov == FULL else 0),
+                                 n_threads)
+    n_threads = max(1, min(n_threads, n_blocks))
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] Fw = np.empty((n_threads, tile * fw), dtype=dtype)
     cdef floating[:, ::1] Zw = np.empty((n_threads, tile * zw), dtype=dtype)
     cdef double[:, ::1] Rw = np.empty((n_threads, tile * K))
     cdef double[:, ::1] Gw = np.empty((n_threads, tile * fw))
-    cdef double[:, ::1] acc1 = np.zeros((n_threads, K * aw))
-    cdef double[:, ::1] acc2 = np.zeros((n_threads, K * d * d if cov == FULL else 1))
+    cdef double[:, ::1] acc1 = np.zeros((n_blocks, K * aw))
+    cdef double[:, ::1] acc2 = np.zeros((n_blocks, K * d * d if cov == FULL else 1))
     cdef double* R
     with nogil:
-        for t in prange(n_tiles, schedule='static', num_threads=n_threads):
+        for b in prange(n_blocks, schedule='dynamic', chunksize=1, num_threads=n_threads):
             tid = threadid()
-            start = t * tile
-            T = min(tile, n - start)
             R = &Rw[tid, 0]
-            for i in range(T):
-                for k in range(K):
-                    R[k * T + i] = resp[start + i, k]
-            if cov != FULL:
-                # (tied needs only Z = [xc, 1]; U is not used for it here)
+            for t in range(b * per_block, min(n_tiles, (b + 1) * per_block)):
+                start = t * tile
+                T = min(tile, n - start)
+                for i in range(T):
+                    for k in range(K):
+                        R[k * T + i] = resp[start + i, k]
                 if cov == TIED:
+                    # (tied needs only Z = [xc, 1]; U is not used here)
                     _center(&X[start, 0], T, d, &center[0], &Zw[tid, 0], d + 1)
-                else:
+                elif cov != FULL:
                     _features(&X[start, 0], T, d, cov, &center[0], NULL, &Zw[tid, 0],
                               &Fw[tid, 0])
-            _stats(&X[start, 0], T, d, K, cov, &center[0], 0, R, &Zw[tid, 0],
-                   &Fw[tid, 0], &Gw[tid, 0], &acc1[tid, 0], &acc2[tid, 0])
+                _stats(&X[start, 0], T, d, K, cov, &center[0], 0, R, &Zw[tid, 0],
+                       &Fw[tid, 0], &Gw[tid, 0], &acc1[b, 0], &acc2[b, 0])
     return (np.asarray(acc1).sum(axis=0),
             np.asarray(acc2).sum(axis=0) if cov == FULL else None)

@@ -2,15 +2,16 @@
 
 Used to initialize Gaussian mixtures (``init_params='kmeans'`` and
 ``'k-means++'``) without scikit-learn. Modelled on scikit-learn's
-``_k_means_lloyd.pyx``: rows are processed in tiles, in parallel (OpenMP,
-static schedule); each thread keeps its own partial sums, merged in thread
-order afterwards. The Python driver is in ``fastfactor.kernels``; inputs
+``_k_means_lloyd.pyx``: rows are processed in tiles, in parallel (OpenMP);
+blocks of consecutive tiles keep their own partial sums, added in block
+order afterwards (see ``_blocks.pxd``). The Python driver is in ``fastfactor.kernels``; inputs
 are trusted (shapes, dtypes, contiguity).
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+from _blocks cimport blocks
 from _fused cimport floating
 
 import numpy as np
@@ -48,22 +49,22 @@ def pp_distances(const floating[:, ::1] X, const floating[:, ::1] C,
     """
     cdef int n = X.shape[0], d = X.shape[1], t = C.shape[0]
     cdef int n_tiles = (n + tile - 1) // tile
-    cdef int b, tid, i, c, start, stop
+    cdef int b, i, c, n_blocks, per_block, start, stop
     cdef double dist
-    n_threads = max(1, min(n_threads, n_tiles))
-    cdef double[:, ::1] pot = np.zeros((n_threads, t))
+    n_blocks, per_block = blocks(n_tiles, t, n_threads)
+    cdef double[:, ::1] pot = np.zeros((n_blocks, t))
     with nogil:
-        for b in prange(n_tiles, schedule='static', num_threads=n_threads):
-            tid = threadid()
-            start = b * tile
-            stop = min(n, start + tile)
+        for b in prange(n_blocks, schedule='dynamic', chunksize=1,
+                        num_threads=max(1, min(n_threads, n_blocks))):
+            start = b * per_block * tile
+            stop = min(n, (b + 1) * per_block * tile)
             for i in range(start, stop):
                 for c in range(t):
                     dist = _sqdist(&X[i, 0], &C[c, 0], d)
                     if closest[i] < dist:
                         dist = closest[i]
                     out[c, i] = dist
-                    pot[tid, c] += dist
+                    pot[b, c] += dist
     return np.asarray(pot).sum(axis=0)
 
 
@@ -97,48 +98,50 @@ def lloyd_iter(const floating[:, ::1] X, const floating[::1] center,
     """
     cdef int n = X.shape[0], d = X.shape[1], K = centers.shape[0]
     cdef int n_tiles = (n + tile - 1) // tile
-    cdef int b, tid, i, j, k, start, T, best
+    cdef int b, t, tid, i, j, k, start, T, best, n_blocks, per_block
     cdef double v, vbest
     cdef floating* Z
     cdef floating* D
-    n_threads = max(1, min(n_threads, n_tiles))
+    n_blocks, per_block = blocks(n_tiles, K * d + K if update else 1, n_threads)
+    n_threads = max(1, min(n_threads, n_blocks))
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] Zw = np.empty((n_threads, tile * d), dtype=dtype)
     cdef floating[:, ::1] Dw = np.empty((n_threads, tile * K), dtype=dtype)
     cdef double[::1] csq = np.zeros(K)
-    cdef double[:, ::1] sums = np.zeros((n_threads, K * d if update else 1))
-    cdef double[:, ::1] counts = np.zeros((n_threads, K if update else 1))
-    cdef long[::1] changed = np.zeros(n_threads, dtype=np.int_)
+    cdef double[:, ::1] sums = np.zeros((n_blocks, K * d if update else 1))
+    cdef double[:, ::1] counts = np.zeros((n_blocks, K if update else 1))
+    cdef long[::1] changed = np.zeros(n_blocks, dtype=np.int_)
     for k in range(K):
         for j in range(d):
             csq[k] += <double>centers[k, j] * centers[k, j]
     with nogil:
-        for b in prange(n_tiles, schedule='static', num_threads=n_threads):
+        for b in prange(n_blocks, schedule='dynamic', chunksize=1, num_threads=n_threads):
             tid = threadid()
-            start = b * tile
-            T = min(tile, n - start)
             Z = &Zw[tid, 0]
             D = &Dw[tid, 0]
-            for i in range(T):
-                for j in range(d):
-                    Z[i * d + j] = X[start + i, j] - center[j]
-            _gemm_nt(T, K, d, Z, d, &centers[0, 0], d, D, K)
-            for i in range(T):
-                best = 0
-                vbest = INFINITY
-                for k in range(K):
-                    v = csq[k] - 2.0 * D[i * K + k]
-                    if v < vbest:
-                        vbest = v
-                        best = k
-                if labels[start + i] != best:
-                    changed[tid] += 1
-                    labels[start + i] = best
-                dist[start + i] = _sqdist(Z + i * d, &centers[best, 0], d)
-                if update:
-                    counts[tid, best] += 1
+            for t in range(b * per_block, min(n_tiles, (b + 1) * per_block)):
+                start = t * tile
+                T = min(tile, n - start)
+                for i in range(T):
                     for j in range(d):
-                        sums[tid, best * d + j] += Z[i * d + j]
+                        Z[i * d + j] = X[start + i, j] - center[j]
+                _gemm_nt(T, K, d, Z, d, &centers[0, 0], d, D, K)
+                for i in range(T):
+                    best = 0
+                    vbest = INFINITY
+                    for k in range(K):
+                        v = csq[k] - 2.0 * D[i * K + k]
+                        if v < vbest:
+                            vbest = v
+                            best = k
+                    if labels[start + i] != best:
+                        changed[b] += 1
+                        labels[start + i] = best
+                    dist[start + i] = _sqdist(Z + i * d, &centers[best, 0], d)
+                    if update:
+                        counts[b, best] += 1
+                        for j in range(d):
+                            sums[b, best * d + j] += Z[i * d + j]
     n_changed = int(np.sum(changed))
     if not update:
         return n_changed, None, None
