@@ -270,8 +270,8 @@ def _dask_client(args):
     """A distributed client for --scheduler ADDRESS or --dask-workers N (else None)."""
     if not (getattr(args, "scheduler", None) or getattr(args, "dask_workers", None)):
         return None
-    if args.model != "nmf":
-        raise UsageError("--scheduler/--dask-workers run 'fit nmf' only, so far")
+    if args.model not in ("nmf", "gmm"):
+        raise UsageError("--scheduler/--dask-workers run 'fit nmf' and 'fit gmm' so far")
     try:
         import distributed
     except ImportError as exc:
@@ -365,9 +365,9 @@ def _add_fit_parser(sub):
         kp.add_argument("--resume", action="store_true",
                         help="continue from --checkpoint if it exists")
         kp.add_argument("--scheduler", metavar="ADDRESS",
-                        help="fit on a dask.distributed cluster (nmf)")
+                        help="fit on a dask.distributed cluster (nmf, gmm)")
         kp.add_argument("--dask-workers", type=int, metavar="N",
-                        help="fit on a local dask cluster of N worker processes (nmf)")
+                        help="fit on a local dask cluster of N worker processes (nmf, gmm)")
         kp.add_argument("--dask-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="how long to wait for the scheduler (default 10)")
         _add_output_flags(kp)

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.linalg
 
 from . import kernels
+from ._dask import is_dask_array
 from ._base import BaseEstimator, check_is_fitted
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -64,6 +65,7 @@ class _Data:
 
     def __init__(self, X, covariance_type, n_threads):
         self.X = X
+        self.n_samples = X.shape[0]
         self.n_threads = n_threads
         self.dtype = X.dtype
         # the kernels round the center to X's dtype; use the same value here
@@ -82,6 +84,16 @@ class _Data:
                 Xc = X[start:start + chunk].astype(np.float64) - self.center
                 self.scatter += Xc.T @ Xc
                 self.offset += Xc.sum(axis=0)
+
+
+    def em_stats(self, weights, means, prec_chol, covariance_type):
+        """(log-likelihood total, Nk, s1, s2) of one fused E-step over X."""
+        return kernels.gmm_em_step(self.X, weights, means, prec_chol, covariance_type,
+                                   center=self.center, n_threads=self.n_threads)
+
+    def rows(self, indices):
+        """The rows of X at ``indices``."""
+        return self.X[indices]
 
 
 def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, centers):
@@ -181,6 +193,41 @@ def _covariances_from_cholesky(prec_chol, covariance_type):
 
 
 # ------------------------------------------------------------------ estimator
+
+_PARAM_NAMES = ("weights", "means", "covariances", "precisions_cholesky")
+
+
+def _state_params(state, prefix):
+    return tuple(np.asarray(state[prefix + name]) for name in _PARAM_NAMES)
+
+
+def _encode_rng_state(state):
+    name, keys, pos, has_gauss, cached = state
+    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _decode_rng_state(state):
+    name, keys, pos, has_gauss, cached = state
+    return (name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached))
+
+
+def _em_state(init, n_iter, params, lower_bound, lower_bounds, best, random_state):
+    """The complete EM state after an iteration, as arrays and JSON-friendly values."""
+    state = dict(init=init, n_iter=n_iter, lower_bound=float(lower_bound),
+                 lower_bounds=[float(v) for v in lower_bounds],
+                 rng_state=_encode_rng_state(random_state.get_state()),
+                 has_best=best["params"] is not None,
+                 best_lower_bound=float(best["lower_bound"]), best_n_iter=int(best["n_iter"]),
+                 best_lower_bounds=[float(v) for v in best["lower_bounds"]],
+                 best_converged=bool(best["converged"]),
+                 losses=[-float(v) for v in lower_bounds])
+    for name, value in zip(_PARAM_NAMES, params):
+        state[name] = value
+    if best["params"] is not None:
+        for name, value in zip(_PARAM_NAMES, best["params"]):
+            state["best_" + name] = value
+    return state
+
 
 class GaussianMixture(BaseEstimator):
     """Gaussian mixture fitted by EM, a drop-in for scikit-learn's ``GaussianMixture``.
@@ -306,23 +353,29 @@ class GaussianMixture(BaseEstimator):
     def _init_stats(self, data, random_state):
         """Sufficient statistics (around the data center) of the initial responsibilities."""
         X = data.X
-        n, K, cov = X.shape[0], self.n_components, self.covariance_type
+        n, K, cov = data.n_samples, self.n_components, self.covariance_type
         kw = dict(center=data.center, n_threads=data.n_threads)
+        if getattr(data, "dask_X", None) is not None and self.init_params != "random_from_data":
+            raise ValueError(
+                f"init_params={self.init_params!r} is not available for a dask array X yet; "
+                "use init_params='random_from_data', or give means_init, weights_init and "
+                "precisions_init.")
         if self.init_params in ("random_from_data", "k-means++"):
             if self.init_params == "random_from_data":
                 indices = random_state.choice(n, size=K, replace=False)
             else:
                 _, indices = kernels.kmeans_plusplus(X, K, random_state=random_state,
                                                      n_threads=data.n_threads)
+            chosen_rows = data.rows(indices)
             # one-hot responsibilities: only these rows count
-            nk, s1, s2 = kernels.gmm_resp_stats(X[indices], np.eye(K, dtype=X.dtype), cov,
+            nk, s1, s2 = kernels.gmm_resp_stats(chosen_rows, np.eye(K, dtype=X.dtype), cov,
                                                 **kw)
             if cov == "tied":
                 # the other rows have responsibilities summing to 0, not 1: M
                 # (see _estimate_parameters) is X.T X minus their own x x.T
                 # plus their scatter around c
                 c, off = data.center, data.offset
-                chosen = X[indices].astype(np.float64)
+                chosen = chosen_rows.astype(np.float64)
                 Xc = chosen - c
                 s2 = (data.scatter + np.outer(c, off) + np.outer(off, c) + n * np.outer(c, c)
                       - chosen.T @ chosen + Xc.T @ Xc)
@@ -350,7 +403,7 @@ class GaussianMixture(BaseEstimator):
 
     def _initialize(self, data, random_state, init_arrays):
         w_init, m_init, p_init = init_arrays
-        n, d = data.X.shape
+        n, d = data.n_samples, data.X.shape[1]
         K, cov = self.n_components, self.covariance_type
         weights = means = covariances = None
         if w_init is None or m_init is None or p_init is None:
@@ -377,10 +430,8 @@ class GaussianMixture(BaseEstimator):
         """One pass: the lower bound of ``params`` and the parameters after the M-step."""
         weights, means, _, prec_chol = params
         cov = self.covariance_type
-        total, nk_raw, s1, s2 = kernels.gmm_em_step(
-            data.X, weights, means, prec_chol, cov, center=data.center,
-            n_threads=data.n_threads)
-        lower_bound = total / data.X.shape[0]
+        total, nk_raw, s1, s2 = data.em_stats(weights, means, prec_chol, cov)
+        lower_bound = total / data.n_samples
         if cov == "full":
             centers = means.astype(np.float64)
         else:
@@ -427,6 +478,8 @@ class GaussianMixture(BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         data = self._fit(X)
+        if is_dask_array(X):
+            return self.predict(X)
         # a final E-step, so that fit_predict(X) agrees with fit(X).predict(X)
         return kernels.gmm_estimate(data.X, *self._model(), output="labels",
                                     center=data.center, n_threads=data.n_threads)[1]
@@ -438,41 +491,73 @@ class GaussianMixture(BaseEstimator):
         with single_threaded_blas():
             return self._fit_em(X)
 
-    def _fit_em(self, X):
+    def _fit_em(self, X, callback=None, resume=None):
+        """EM from ``n_init`` starts, keeping the best.
+
+        ``callback(state)`` is called after every EM iteration that does not
+        end a start, with the complete state (arrays and JSON values);
+        ``resume`` takes such a state back and continues exactly from it.
+        """
         n_threads = self._check_params()
-        X = validate_data(self, X, reset=True, dtype=FLOAT_DTYPES, ensure_min_samples=2,
-                          name="X")
-        n_samples, n_features = X.shape
+        if is_dask_array(X):
+            from ._dask_gmm import DaskGMMData
+
+            data = DaskGMMData(X, self.covariance_type, n_threads)
+            n_samples, n_features = data.n_samples, data.X.shape[1]
+            self.n_features_in_ = n_features
+            dtype = data.dtype
+        else:
+            X = validate_data(self, X, reset=True, dtype=FLOAT_DTYPES, ensure_min_samples=2,
+                              name="X")
+            (n_samples, n_features), dtype = X.shape, X.dtype
+            data = None
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}"
             )
-        init_arrays = self._check_init_arrays(n_features, X.dtype)
-        data = _Data(X, self.covariance_type, n_threads)
+        init_arrays = self._check_init_arrays(n_features, dtype)
+        if data is None:
+            data = _Data(X, self.covariance_type, n_threads)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
-        max_lower_bound = -np.inf
-        best_lower_bounds = []
-        self.converged_ = False
+        best = dict(lower_bound=-np.inf, params=None, n_iter=0, lower_bounds=[],
+                    converged=False)
         random_state = check_random_state(self.random_state)
+        first_init, start = 0, None
+        if resume is not None:
+            first_init, start = int(resume["init"]), resume
+            random_state = np.random.RandomState()
+            random_state.set_state(_decode_rng_state(resume["rng_state"]))
+            best = dict(lower_bound=float(resume["best_lower_bound"]),
+                        params=_state_params(resume, "best_") if resume["has_best"] else None,
+                        n_iter=int(resume["best_n_iter"]),
+                        lower_bounds=list(resume["best_lower_bounds"]),
+                        converged=bool(resume["best_converged"]))
 
-        for init in range(n_init):
+        for init in range(first_init, n_init):
             self._print_verbose_msg_init_beg(init)
-            if do_init:
-                params = self._initialize(data, random_state, init_arrays)
+            if start is not None:  # the start a checkpoint was taken in
+                params = self._cast_params(dtype, *_state_params(start, ""))
+                lower_bound, n_done = float(start["lower_bound"]), int(start["n_iter"])
+                current_lower_bounds = list(start["lower_bounds"])
+                start = None
             else:
-                params = self._cast_params(X.dtype, self.weights_, self.means_,
-                                           self.covariances_, self.precisions_cholesky_)
-            lower_bound = -np.inf if do_init else self.lower_bound_
-            current_lower_bounds = []
+                if do_init:
+                    params = self._initialize(data, random_state, init_arrays)
+                else:
+                    params = self._cast_params(dtype, self.weights_, self.means_,
+                                               self.covariances_, self.precisions_cholesky_)
+                lower_bound = -np.inf if do_init else self.lower_bound_
+                n_done, current_lower_bounds = 0, []
 
             if self.max_iter == 0:
-                best_params, best_n_iter = params, 0
+                best.update(params=params, n_iter=0)
                 continue
             converged = False
-            for n_iter in range(1, self.max_iter + 1):
+            n_iter = n_done
+            for n_iter in range(n_done + 1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
                 lower_bound, params = self._em_step(data, params)
                 current_lower_bounds.append(lower_bound)
@@ -481,24 +566,35 @@ class GaussianMixture(BaseEstimator):
                 if abs(change) < self.tol:
                     converged = True
                     break
+                if callback is not None:
+                    callback(_em_state(init, n_iter, params, lower_bound, current_lower_bounds,
+                                       best, random_state))
             self._print_verbose_msg_init_end(lower_bound, converged)
-            if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
-                max_lower_bound = lower_bound
-                best_params, best_n_iter = params, n_iter
-                best_lower_bounds = current_lower_bounds
-                self.converged_ = converged
+            if lower_bound > best["lower_bound"] or best["lower_bound"] == -np.inf:
+                best.update(lower_bound=lower_bound, params=params, n_iter=n_iter,
+                            lower_bounds=current_lower_bounds, converged=converged)
 
+        self.converged_ = best["converged"]
         if not self.converged_ and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_parameters(best_params)
-        self.n_iter_ = best_n_iter
-        self.lower_bound_ = max_lower_bound
-        self.lower_bounds_ = best_lower_bounds
+        self._set_parameters(best["params"])
+        self.n_iter_ = best["n_iter"]
+        self.lower_bound_ = best["lower_bound"]
+        self.lower_bounds_ = best["lower_bounds"]
         return data
+
+    def _fit_checkpointed(self, X, callback=None, resume=None):
+        """``fit`` that reports its state after each EM iteration and can resume from it.
+
+        Used by the command line's ``--checkpoint``/``--resume``.
+        """
+        with single_threaded_blas():
+            self._fit_em(X, callback=callback, resume=resume)
+        return self
 
     def _set_parameters(self, params):
         (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_) = params
@@ -518,6 +614,22 @@ class GaussianMixture(BaseEstimator):
         return X, kernels.gmm_estimate(X, *self._model(), output=output, center=center,
                                        n_threads=n_threads)
 
+    def _map_blocks(self, X, method, width):
+        """Apply ``method`` to each row block of a dask X, lazily (tiles stay put)."""
+        from ._dask import prepare
+
+        check_is_fitted(self)
+        X, _ = prepare(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input.")
+        func = getattr(self, method)
+        if width is None:
+            return X.map_blocks(lambda b: func(np.asarray(b)), drop_axis=1,
+                                dtype=np.int64 if method == "predict" else X.dtype)
+        return X.map_blocks(lambda b: func(np.asarray(b)), dtype=X.dtype,
+                            chunks=(X.chunks[0], (width,)))
+
     def score_samples(self, X):
         """Log-likelihood of each row of X under the model.
 
@@ -529,6 +641,8 @@ class GaussianMixture(BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
+        if is_dask_array(X):
+            return self._map_blocks(X, 'score_samples', None)
         X, (log_prob, _) = self._estimate(X, "score")
         return log_prob.astype(X.dtype, copy=False)
 
@@ -558,6 +672,8 @@ class GaussianMixture(BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        if is_dask_array(X):
+            return self._map_blocks(X, 'predict', None)
         return self._estimate(X, "labels")[1][1]
 
     def predict_proba(self, X):
@@ -573,6 +689,8 @@ class GaussianMixture(BaseEstimator):
         -------
         resp : ndarray of shape (n_samples, n_components)
         """
+        if is_dask_array(X):
+            return self._map_blocks(X, 'predict_proba', self.n_components)
         return self._estimate(X, "proba")[1][1]
 
     def sample(self, n_samples=1):

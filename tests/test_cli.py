@@ -331,3 +331,24 @@ def test_fit_every_model_kind(data, tmp_path, kind):
     assert model.n_features_in_ == 40
     run_cli("transform", out, path, "-o", tmp_path / "t.npy", "-q", check=0)
     assert np.load(tmp_path / "t.npy").shape[0] == 120
+
+
+def test_gmm_fit_resumes_from_a_checkpoint(tmp_path):
+    from fastfactor import datasets
+
+    X = datasets.make_gaussian_blobs(200, n_features=6, n_blobs=4)
+    np.save(tmp_path / "X.npy", X)
+    common = ["fit", "gmm", tmp_path / "X.npy", "-k", 4, "--max-iter", 30, "--tol", 0,
+              "--seed", 0, "--init-params", "random_from_data", "--n-init", 2, "-q"]
+    run_cli(*common, "-o", tmp_path / "ref.npz", check=0)
+    ckpt = tmp_path / "c.npz"
+    run_cli(*common, "-o", tmp_path / "first.npz", "--checkpoint", ckpt,
+            "--checkpoint-every", 7, check=0)
+    # pretend the run died after its last checkpoint: resume from it
+    with np.load(ckpt) as saved:
+        assert "means" in saved.files
+    run_cli(*common, "-o", tmp_path / "resumed.npz", "--checkpoint", ckpt, "--resume",
+            check=0)
+    a, b = ff.load(tmp_path / "resumed.npz"), ff.load(tmp_path / "ref.npz")
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-12)
+    assert a.lower_bound_ == pytest.approx(b.lower_bound_, rel=1e-12)

@@ -163,3 +163,28 @@ def test_sparse_coding_is_chunkwise(client):
     coder = ff.SparseCoder(D, transform_algorithm="lasso_cd", transform_alpha=0.1)
     np.testing.assert_allclose(coder.transform(Yd).compute(), coder.transform(Y), rtol=1e-10,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_gaussian_mixture_on_dask_equals_local(client, covariance_type):
+    from fastfactor import datasets
+
+    X = datasets.make_gaussian_blobs(100, n_features=8, n_blobs=5)
+    params = dict(n_components=5, covariance_type=covariance_type, max_iter=15,
+                  init_params="random_from_data", random_state=0)
+    local = ff.GaussianMixture(**params).fit(X)
+    Xd = da.from_array(X, chunks=(125, 8))
+    dist = ff.GaussianMixture(**params).fit(Xd)
+    assert dist.lower_bound_ == pytest.approx(local.lower_bound_, rel=1e-10)
+    np.testing.assert_allclose(dist.means_, local.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dist.covariances_, local.covariances_, rtol=1e-8, atol=1e-12)
+    proba = dist.predict_proba(Xd)
+    assert isinstance(proba, da.Array)  # responsibilities stay in their blocks
+    np.testing.assert_allclose(proba.compute(), local.predict_proba(X), rtol=1e-8, atol=1e-12)
+    np.testing.assert_array_equal(dist.predict(Xd).compute(), local.predict(X))
+
+
+def test_gaussian_mixture_dask_init_limits():
+    X = da.from_array(np.random.default_rng(0).normal(size=(200, 3)), chunks=(50, 3))
+    with pytest.raises(ValueError, match="random_from_data"):
+        ff.GaussianMixture(2, init_params="kmeans").fit(X)
