@@ -123,10 +123,11 @@ def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, cente
         cov = scatter / nk[:, None, None]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
-        # scikit-learn: (X.T X - sum_k nk mu_k mu_k.T) / sum(nk). With M =
-        # sum_k S_k + sum_i (1 - sum_k r_ik) x_i x_i.T (the data's scatter
-        # around c when every row's responsibilities sum to one, as in EM):
-        # sum_k scatter_k + sum_i (1 - sum_k r_ik) x_i x_i.T
+        # scikit-learn: (X.T X - sum_k nk mu_k mu_k.T) / sum(nk), that is
+        # (sum_k scatter_k + sum_i (1 - sum_k r_ik) x_i x_i.T) / sum(nk). Here
+        # s2 = M = sum_k S_k + sum_i (1 - sum_k r_ik) x_i x_i.T, with S_k the
+        # scatter of component k around c; when every row's responsibilities
+        # sum to one (EM) M is just the data's scatter around c.
         cross = s1.T @ e
         scatter = s2 - cross - cross.T + (nk_raw[:, None] * e).T @ e
         cov = scatter / nk.sum()
@@ -186,8 +187,10 @@ def _covariances_from_cholesky(prec_chol, covariance_type):
     if covariance_type in ("full", "tied"):
         mats = prec_chol if covariance_type == "full" else prec_chol[None]
         eye = np.eye(mats.shape[-1])
-        out = np.stack([(lambda inv: inv.T @ inv)(scipy.linalg.solve_triangular(U, eye))
-                        for U in mats])
+        out = np.empty_like(mats)
+        for k, U in enumerate(mats):
+            inv = scipy.linalg.solve_triangular(U, eye)  # U^-1; cov = U^-T U^-1
+            out[k] = inv.T @ inv
         return out if covariance_type == "full" else out[0]
     return 1.0 / prec_chol ** 2
 

@@ -223,6 +223,21 @@ def test_fitted_attributes_and_shapes():
             np.testing.assert_allclose(gm.precisions_, inv, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_given_precisions_without_iterations(covariance_type):
+    X = blobs(60, 3, 2)
+    p = initial_params(X, 2, covariance_type)
+    gm = ff.GaussianMixture(2, covariance_type=covariance_type, max_iter=0, **p).fit(X)
+    np.testing.assert_allclose(gm.precisions_, p["precisions_init"], rtol=1e-10)
+    np.testing.assert_allclose(gm.means_, p["means_init"])
+    if covariance_type in ("full", "tied"):
+        np.testing.assert_allclose(gm.covariances_, np.linalg.inv(p["precisions_init"]),
+                                   rtol=1e-10)
+    else:
+        np.testing.assert_allclose(gm.covariances_, 1 / p["precisions_init"], rtol=1e-12)
+    assert np.isfinite(gm.score(X))
+
+
 def test_float32_stays_float32():
     X = blobs(100, 3, 2, dtype=np.float32)
     for cov in COVARIANCE_TYPES:
@@ -276,6 +291,19 @@ def test_same_result_for_one_and_two_threads(covariance_type, force_threads):
         assert other.lower_bounds_ == fits[0].lower_bounds_
         assert np.array_equal(other.covariances_, fits[0].covariances_)
         assert np.array_equal(other.predict_proba(X), fits[0].predict_proba(X))
+
+
+def test_concurrent_fits_match_sequential_ones():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = blobs(300, 4, 3)
+    params = [dict(covariance_type=c, random_state=0, init_params="k-means++")
+              for c in COVARIANCE_TYPES]
+    alone = [ff.GaussianMixture(3, **p).fit(X).lower_bounds_ for p in params]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: ff.GaussianMixture(3, **p).fit(X).lower_bounds_,
+                                 params))
+    assert together == alone
 
 
 @needs_sklearn

@@ -13,7 +13,7 @@
   BLAS limited by threadpoolctl), timed in CPU seconds of the process, which
   a busy machine disturbs much less than wall time;
 * the whole fit, and its peak memory (tracemalloc) against scikit-learn's;
-* the fit with 2 threads against 1 thread;
+* the fit, and one EM pass of the kernel alone, with 2 threads against 1;
 * ``predict_proba`` on 1M rows: time and peak memory beyond the output.
 
 Timings are the best of ``repeat`` runs, the two libraries alternating, so
@@ -129,6 +129,24 @@ def thread_scaling(X, covariance_type, n_iter, K, repeat):
                 note="reference = fastfactor with 1 thread")
 
 
+def kernel_thread_scaling(X, covariance_type, K, repeat):
+    """One fused EM pass (the kernel alone) with 2 threads against 1 thread."""
+    from .. import kernels
+
+    gm = GaussianMixture(**_params(covariance_type, 2, K)).fit(X)
+    args = (X, gm.weights_, gm.means_, gm.precisions_cholesky_, covariance_type)
+    center = X.mean(axis=0)
+    times = {}
+    for _ in range(repeat):
+        for nt in (1, 2):
+            start = time.perf_counter()
+            kernels.gmm_em_step(*args, center=center, n_threads=nt)
+            times[nt] = min(times.get(nt, np.inf), time.perf_counter() - start)
+    return dict(problem="gmm", what=f"{covariance_type}: EM pass kernel, 2 threads vs 1",
+                fastfactor_s=times[2], reference_s=times[1], speedup=times[1] / times[2],
+                note="reference = the same kernel with 1 thread")
+
+
 def predict_proba_rows(X, n_rows, K, repeat):
     """predict_proba on many rows: time, and peak memory beyond the output."""
     gm = GaussianMixture(**_params("diag", 5, K)).fit(X)
@@ -176,6 +194,8 @@ def run(quick=False):
         add(memory(X, cov, n_iter, K))
     for cov in COVARIANCE_TYPES:
         add(thread_scaling(X, cov, n_iter, K, repeat))
+    for cov in COVARIANCE_TYPES:
+        add(kernel_thread_scaling(X, cov, K, 3 if quick else 15))
     add(predict_proba_rows(X, 100_000 if quick else 1_000_000, K, repeat))
     return rows
 
