@@ -255,8 +255,18 @@ cdef void _stats(const floating* X, int T, int d, int K, int cov,
         if floating is double:
             Gp = S
         else:
+            # float32 features to float64, the squares recomputed in float64
+            # from the (exact) float32 xc: the second moments then carry no
+            # float32 rounding into the M-step's subtraction
             for i in range(T * ns):
                 G[i] = S[i]
+            if cov == DIAG:
+                for i in range(T):
+                    for j in range(d):
+                        G[i * ns + d + j] = G[i * ns + j] * G[i * ns + j]
+            elif cov == SPHERICAL:
+                for i in range(T):
+                    G[i * ns + d] = _sumsq(G + i * ns, d)
             Gp = G
         _gemm64(c'n', c'n', K, ns, T, R, T, Gp, ns, acc1, ns)
         return

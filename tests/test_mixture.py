@@ -355,6 +355,21 @@ def test_variances_survive_a_large_offset_in_float32(covariance_type):
     np.testing.assert_allclose(np.sort(np.ravel(var))[-1], 1e-4, rtol=0.5)
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_float32_variances_of_clusters_far_apart(covariance_type):
+    # clusters 4000 standard deviations from the data mean: second moments
+    # summed around that mean cancel by ~1e7 in the M-step
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(-40, 0.01, (400, 2)),
+                        rng.normal(40, 0.01, (400, 2))]).astype(np.float32)
+    gm = ff.GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
+                            random_state=0).fit(X)
+    ref = ff.GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
+                             random_state=0).fit(X.astype(np.float64))
+    np.testing.assert_allclose(np.sort(gm.covariances_.ravel()),
+                               np.sort(ref.covariances_.ravel()), rtol=1e-3)
+
+
 def test_log_likelihood_is_stable_for_far_points():
     X = blobs(50, 2, 2)
     gm = ff.GaussianMixture(2, random_state=0).fit(X)
