@@ -379,33 +379,52 @@ def _gmm_operands(weights, means, prec, covariance_type, center, dtype):
     log-probability ``log w_k + log N(x | mu_k, Sigma_k)`` is ``F(x) @ W + cst``
     for the feature map F of the covariance type (see ``src/_gmm.pyx``),
     or ``-0.5 |xc @ U_k - b_k|**2 + cst_k`` with ``b_k = mc_k @ U_k`` (W's
-    rows) for 'full'.
+    rows) for 'full'. For float32 diag/spherical/tied, ``E`` (the
+    precisions, or ``mc @ U`` for tied) and ``cst2`` (``cst`` without the
+    ``|mc|**2`` term) let the kernel recompute the best components' values
+    by subtracting before squaring.
     """
     K, d = means.shape
     with np.errstate(divide="ignore"):
         base = np.log(weights) - 0.5 * d * _LOG_2PI
     mc = means - center
     chol = np.empty((0, 0, 0))
+    # float32 diag/spherical/tied: E and cst2 let the kernel recompute the
+    # best components' log-probabilities without the GEMM expansion
+    # pmax, cmax: bound the expansion's float32 error (see _log_sum_exp)
+    E, cst2, pmax, cmax = np.empty((0, d)), np.empty(0), 0.0, 0.0
     if covariance_type == "diag":
         P = prec ** 2
         W = np.vstack([(P * mc).T, -0.5 * P.T])
-        cst = base + np.log(prec).sum(axis=1) - 0.5 * (P * mc ** 2).sum(axis=1)
+        cst2 = base + np.log(prec).sum(axis=1)
+        quad = (P * mc ** 2).sum(axis=1)
+        cst = cst2 - 0.5 * quad
+        E, pmax, cmax = P, P.max(), quad.max()
     elif covariance_type == "spherical":
         p = prec ** 2
         W = np.vstack([(p[:, None] * mc).T, -0.5 * p[None, :]])
-        cst = base + d * np.log(prec) - 0.5 * p * (mc ** 2).sum(axis=1)
+        cst2 = base + d * np.log(prec)
+        quad = p * (mc ** 2).sum(axis=1)
+        cst = cst2 - 0.5 * quad
+        E, pmax, cmax = np.repeat(p[:, None], d, axis=1), p.max(), quad.max()
     elif covariance_type == "tied":
         m = mc @ prec
         W = np.vstack([m.T, np.full((1, K), -0.5)])
-        cst = base + np.log(np.diag(prec)).sum() - 0.5 * (m ** 2).sum(axis=1)
+        cst2 = base + np.log(np.diag(prec)).sum()
+        quad = (m ** 2).sum(axis=1)
+        cst = cst2 - 0.5 * quad
         chol = prec[None]
+        E, pmax, cmax = m, 1.0, quad.max()
     else:
         W = np.einsum("kj,kjl->kl", mc, prec)  # b_k = (mu_k - center) @ U_k
         cst = base + np.log(np.diagonal(prec, axis1=1, axis2=2)).sum(axis=1)
         chol = prec
+    if dtype != np.float32 or covariance_type == "full":
+        E, cst2 = np.empty((0, d)), np.empty(0)
     return (np.ascontiguousarray(center, dtype=dtype), np.ascontiguousarray(means, dtype=dtype),
             np.ascontiguousarray(chol, dtype=dtype), np.ascontiguousarray(W, dtype=dtype),
-            np.ascontiguousarray(cst, dtype=np.float64))
+            np.ascontiguousarray(cst, dtype=np.float64), np.ascontiguousarray(E, dtype=np.float64),
+            np.ascontiguousarray(cst2, dtype=np.float64), float(pmax), float(cmax))
 
 
 def _gmm_pass(X, weights, means, precisions_cholesky, covariance_type, center, want_stats,

@@ -31,6 +31,7 @@ diag/spherical/tied, each component's current mean for full), never as
 raw E[x**2], so the M-step does not subtract large nearly-equal numbers.
 """
 from cython.parallel cimport prange, threadid
+from libc.float cimport FLT_EPSILON
 from libc.math cimport exp, log, sqrt, INFINITY
 from scipy.linalg.cython_blas cimport dgemm, sgemm, dsyrk
 
@@ -53,6 +54,13 @@ cdef enum:
 # scatter (well separated components have almost no row in common), and
 # keeps products out of the denormal range, where they run ~100x slower.
 cdef double LOG_RESP_FLOOR = -69.0
+# float32 log-probabilities within this of a row's best are recomputed exactly
+# (the GEMM expansion's float32 error must stay below it) ...
+cdef double REFINE_MARGIN = 100.0
+# ... in the rows where that error may exceed REFINE_TOL (nats): it is at most
+# about 4 * FLT_EPSILON * (pmax * |xc|**2 + cmax), see _log_sum_exp
+cdef double REFINE_TOL = 1e-2
+cdef double REFINE_EPS = 4 * FLT_EPSILON
 
 
 cdef inline void _gemm(char ta, char tb, int m, int n, int k, floating alpha,
@@ -97,6 +105,22 @@ cdef inline double _sumsq(const floating* y, int d) noexcept nogil:
         j += 4
     while j < d:
         s0 += <double>y[j] * y[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double _sum4(const floating* y, int d) noexcept nogil:
+    # sum(y) in float64, four partial sums
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef int j = 0
+    while j + 4 <= d:
+        s0 += y[j]
+        s1 += y[j + 1]
+        s2 += y[j + 2]
+        s3 += y[j + 3]
+        j += 4
+    while j < d:
+        s0 += y[j]
         j += 1
     return (s0 + s1) + (s2 + s3)
 
@@ -195,17 +219,58 @@ cdef void _log_prob(const floating* X, int T, int d, int K, int cov,
                 L[i * K + k] = <floating>(-0.5 * _sumsq_diff(F + i * d, W + k * d, d))
 
 
+cdef inline double _exact_quad(int refine, const floating* x, const floating* y,
+                               const floating* mu, const double* e, int d) noexcept nogil:
+    # The quadratic form of one row under one component, subtracting before
+    # squaring, in float64: diag/spherical sum_j e_j (x_j - mu_j)**2 (e: the
+    # precisions), tied sum_j (y_j - e_j)**2 (y = xc @ U, e = (mu - c) @ U).
+    cdef double s0 = 0.0, s1 = 0.0, t0, t1
+    cdef int j = 0
+    if refine == TIED:
+        while j + 2 <= d:
+            t0 = <double>y[j] - e[j]
+            t1 = <double>y[j + 1] - e[j + 1]
+            s0 += t0 * t0
+            s1 += t1 * t1
+            j += 2
+        if j < d:
+            t0 = <double>y[j] - e[j]
+            s0 += t0 * t0
+        return s0 + s1
+    while j + 2 <= d:
+        t0 = <double>x[j] - <double>mu[j]
+        t1 = <double>x[j + 1] - <double>mu[j + 1]
+        s0 += e[j] * t0 * t0
+        s1 += e[j + 1] * t1 * t1
+        j += 2
+    if j < d:
+        t0 = <double>x[j] - <double>mu[j]
+        s0 += e[j] * t0 * t0
+    return s0 + s1
+
+
 cdef double _log_sum_exp(const floating* L, const double* cst, int T, int K,
-                         double* R, double* v, double* lpn,
-                         Py_ssize_t* labels) noexcept nogil:
+                         double* R, double* v, double* lpn, Py_ssize_t* labels,
+                         int refine, const floating* X, const floating* Y, int ldy,
+                         const floating* means, const double* E, const double* cst2,
+                         double pmax, double cmax, int d) noexcept nogil:
     # For each row: v_k = L_k + cst_k, log p(x) = max v + log sum exp(v - max v),
     # r_k = exp(v_k - log p(x)) (computed as exp(v_k - max) / sum; 0 when
     # v_k - max < LOG_RESP_FLOOR). R is written transposed, R[k * T + i], so
     # the statistics' GEMM reads it as a plain (K x T) matrix; v is a
     # scratch row of K doubles. Returns the sum of log p(x) over the tile and
     # optionally stores log p(x) and argmax_k v_k per row.
+    #
+    # With ``refine`` (float32 diag/spherical/tied), the components within
+    # REFINE_MARGIN of the row's best get v_k recomputed as
+    # cst2_k - 0.5 * _exact_quad(...): the GEMM expansion |x|^2 p - 2 x.mu p
+    # + |mu|^2 p cancels in float32 when x is far from the center, and
+    # only these components reach the log-likelihood and the responsibilities.
+    # Rows whose expansion error bound, REFINE_EPS * (pmax * q + cmax) with q
+    # the row's |xc|**2 (|xc @ U|**2 for tied, pmax = 1) and cmax the largest
+    # |mc|**2 term, is below REFINE_TOL are left as they are.
     cdef int i, k, arg
-    cdef double t, mx, s, inv, lp, total = 0.0
+    cdef double t, q, mx, s, inv, lp, total = 0.0
     for i in range(T):
         mx = -INFINITY
         arg = 0
@@ -215,6 +280,21 @@ cdef double _log_sum_exp(const floating* L, const double* cst, int T, int K,
             if t > mx:
                 mx = t
                 arg = k
+        if refine >= 0:
+            if refine == DIAG:
+                q = _sum4(Y + i * ldy + d, d)
+            else:
+                q = Y[i * ldy + d]
+        if refine >= 0 and REFINE_EPS * (pmax * q + cmax) > REFINE_TOL:
+            t = mx - REFINE_MARGIN
+            mx = -INFINITY
+            for k in range(K):
+                if v[k] > t:
+                    v[k] = cst2[k] - 0.5 * _exact_quad(refine, X + i * d, Y + i * ldy,
+                                                       means + k * d, E + k * d, d)
+                if v[k] > mx:
+                    mx = v[k]
+                    arg = k
         s = 0.0
         for k in range(K):
             t = v[k] - mx
@@ -300,12 +380,15 @@ def _widths(int cov, int d):
 
 def em_pass(const floating[:, ::1] X, int cov, const floating[::1] center,
             const floating[:, ::1] means, const floating[:, :, ::1] chol,
-            const floating[:, ::1] W, const double[::1] cst, bint want_stats,
+            const floating[:, ::1] W, const double[::1] cst, const double[:, ::1] E,
+            const double[::1] cst2, double pmax, double cmax, bint want_stats,
             double[::1] out_lpn, Py_ssize_t[::1] out_labels,
             floating[:, ::1] out_proba, int tile, int n_threads):
     """The fused pass; see the module docstring and fastfactor.kernels.
 
     ``out_lpn``/``out_labels``/``out_proba`` of length 0 are not written.
+    ``E``/``cst2`` (K x d, K) non-empty turn on the exact recomputation of
+    the best components' log-probabilities (see ``_log_sum_exp``).
     Returns ``(sum of log p(x), acc1, acc2)``; the last two only when
     ``want_stats`` (else None), summed over blocks in block order.
     """
@@ -333,6 +416,9 @@ def em_pass(const floating[:, ::1] X, int cov, const floating[::1] center,
     cdef bint w_lpn = out_lpn.shape[0] > 0
     cdef bint w_labels = out_labels.shape[0] > 0
     cdef bint w_proba = out_proba.shape[0] > 0
+    cdef int refine = cov if E.shape[0] > 0 and cov != FULL else -1
+    cdef const double* Ep = &E[0, 0] if refine >= 0 else NULL
+    cdef const double* cst2p = &cst2[0] if refine >= 0 else NULL
     cdef double* R
 
     with nogil:
@@ -346,7 +432,9 @@ def em_pass(const floating[:, ::1] X, int cov, const floating[::1] center,
                           &Zw[tid, 0], &Fw[tid, 0], &Lw[tid, 0])
                 ll[b] += _log_sum_exp(&Lw[tid, 0], &cst[0], T, K, R, R + T * K,
                                       &out_lpn[start] if w_lpn else NULL,
-                                      &out_labels[start] if w_labels else NULL)
+                                      &out_labels[start] if w_labels else NULL,
+                                      refine, &X[start, 0], &Fw[tid, 0], fw,
+                                      &means[0, 0], Ep, cst2p, pmax, cmax, d)
                 if w_proba:
                     for i in range(T):
                         for k in range(K):

@@ -355,10 +355,12 @@ def test_variances_survive_a_large_offset_in_float32(covariance_type):
     np.testing.assert_allclose(np.sort(np.ravel(var))[-1], 1e-4, rtol=0.5)
 
 
-@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
-def test_float32_variances_of_clusters_far_apart(covariance_type):
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "tied"])
+def test_float32_clusters_far_apart(covariance_type):
     # clusters 4000 standard deviations from the data mean: second moments
-    # summed around that mean cancel by ~1e7 in the M-step
+    # summed around it cancel by ~1e7 in the M-step, and the float32 GEMM
+    # expansion of the log-probabilities by as much (its best components
+    # are recomputed by subtracting first)
     rng = np.random.default_rng(1)
     X = np.concatenate([rng.normal(-40, 0.01, (400, 2)),
                         rng.normal(40, 0.01, (400, 2))]).astype(np.float32)
@@ -368,6 +370,9 @@ def test_float32_variances_of_clusters_far_apart(covariance_type):
                              random_state=0).fit(X.astype(np.float64))
     np.testing.assert_allclose(np.sort(gm.covariances_.ravel()),
                                np.sort(ref.covariances_.ravel()), rtol=1e-3)
+    np.testing.assert_allclose(gm.lower_bound_, ref.lower_bound_, rtol=1e-5)
+    # (float32 data and means are rounded to ~4e-6, 4e-4 standard deviations)
+    np.testing.assert_allclose(gm.score_samples(X), ref.score_samples(X), atol=1e-2)
 
 
 def test_log_likelihood_is_stable_for_far_points():
