@@ -12,6 +12,13 @@ from _openmp_helpers cimport ff_omp_get_thread_num
 import numpy as np
 
 
+def _padded(Py_ssize_t k):
+    # Per-thread rows padded past whole 64-byte cache lines: two threads
+    # writing neighbouring rows must never share a line (false sharing made
+    # the two-thread kernels slower than one).
+    return ((max(k, 1) + 7) // 8) * 8 + 8
+
+
 def csr_matmul(const floating[::1] data, const Py_ssize_t[::1] indices,
                const Py_ssize_t[::1] indptr, const floating[:, ::1] B,
                floating[:, ::1] out, int n_threads):
@@ -20,7 +27,7 @@ def csr_matmul(const floating[::1] data, const Py_ssize_t[::1] indices,
     cdef double a
     cdef double* acc
     # one float64 accumulator row per thread, allocated here with the GIL
-    cdef double[:, ::1] thread_acc = np.empty((max(n_threads, 1), max(k, 1)))
+    cdef double[:, ::1] thread_acc = np.empty((max(n_threads, 1), _padded(k)))
     if m == 0 or k == 0:
         return
     with nogil, parallel(num_threads=n_threads):
