@@ -15,10 +15,16 @@ import fastfactor as ff
 from fastfactor.persistence import ModelFileError
 
 
+# Run the command outside the source tree: ``python -m`` puts the working
+# folder first on sys.path, where the uncompiled sources would shadow the
+# installed package.
+NEUTRAL_DIR = os.sep
+
+
 def run_cli(*args, check=None, timeout=300):
     """Run ``python -m fastfactor ARGS``; returns the CompletedProcess."""
     proc = subprocess.run([sys.executable, "-m", "fastfactor", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, cwd=NEUTRAL_DIR)
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -178,7 +184,8 @@ def _start_fit(path, out, ckpt, *extra):
     cmd = [sys.executable, "-m", "fastfactor", "fit", "nmf", str(path), "-o", str(out),
            "-k", "8", "--max-iter", "200", "--tol", "0", "--seed", "0", "--shuffle", "true",
            "--checkpoint", str(ckpt), "--checkpoint-every", "5", "-q", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=NEUTRAL_DIR)
 
 
 def _wait_for(path, proc, timeout=120):

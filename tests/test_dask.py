@@ -127,7 +127,7 @@ def test_command_line_on_a_local_cluster(tmp_path, problem):
            str(tmp_path / "m.npz"), "-k", "4", "--max-iter", "20", "--init", "random",
            "--seed", "0", "--dask-workers", "2", "--json", "--checkpoint",
            str(tmp_path / "c.npz"), "--checkpoint-every", "5"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=os.sep)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n_iter"] == 20 and (tmp_path / "c.npz").exists()
     local = ff.NMF(4, max_iter=20, init="random", random_state=0).fit(X)
@@ -143,7 +143,7 @@ def test_command_line_scheduler_that_does_not_answer(tmp_path, problem):
     np.save(tmp_path / "X.npy", X)
     cmd = [sys.executable, "-m", "fastfactor", "fit", "nmf", str(tmp_path / "X.npy"), "-o",
            str(tmp_path / "m.npz"), "--scheduler", "tcp://127.0.0.1:9", "--dask-timeout", "2"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=os.sep)
     assert proc.returncode == 3 and "no dask scheduler answered" in proc.stderr
     assert not (tmp_path / "m.npz").exists()
 

@@ -1,4 +1,5 @@
 """The build lists every source file, and the public API is what it says."""
+import os
 import re
 from pathlib import Path
 
@@ -42,4 +43,5 @@ def test_no_scikit_learn_needed_at_import():
 
     code = ("import sys; sys.modules['sklearn'] = None; import fastfactor, numpy as np; "
             "fastfactor.NMF(2, max_iter=5).fit(np.random.default_rng(0).random((10, 4)))")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # outside the source tree, whose uncompiled package would shadow the installed one
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.sep)
