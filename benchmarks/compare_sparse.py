@@ -30,21 +30,7 @@ import scipy.sparse
 from threadpoolctl import threadpool_limits
 
 import fastfactor as ff
-
-
-def sparse_code_problem(n_samples=5000):
-    """The DESIGN recipe: 512 unit-norm atoms of dim 256, codes 2% non-zero + 0.01 noise."""
-    rng = np.random.default_rng(0)
-    D = rng.normal(size=(512, 256))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    codes = scipy.sparse.random(5000, 512, density=0.02, random_state=1).toarray()
-    Y = codes @ D + 0.01 * rng.normal(size=(5000, 256))
-    return Y[:n_samples], D
-
-
-def lasso_objective(Y, D, code, alpha):
-    R = Y - code @ D
-    return 0.5 * float((R * R).sum()) + alpha * float(np.abs(code).sum())
+from fastfactor.bench.sparse import lasso_objective, sparse_code_problem
 
 
 def best_time(func, repeat):
