@@ -37,6 +37,20 @@ def mu_beta_terms(rng, m, n, k, dtype):
     return (X, WH, 0.5), dict(want_pow=True)
 
 
+def mu_beta_products(rng, m, n, k, dtype):
+    X = _nonneg(rng, (m, n), dtype)
+    W = _nonneg(rng, (m, k), dtype) + dtype(0.05)
+    Ht = _nonneg(rng, (n, k), dtype) + dtype(0.05)
+    # three rows per tile: several tiles and threads even on small shapes
+    return (X, W, Ht, 1.5), dict(for_H=bool(rng.integers(2)), tile_rows=3)
+
+
+def dense_matmul(rng, m, n, k, dtype):
+    trans_a = bool(rng.integers(2))
+    A = _nonneg(rng, (n, m) if trans_a else (m, n), dtype)
+    return (A, _nonneg(rng, (n, k), dtype)), dict(trans_a=trans_a)
+
+
 def beta_divergence_dense(rng, m, n, k, dtype):
     X = _nonneg(rng, (m, n), dtype)
     X[X < 0.2] = 0  # exercise the X <= eps branch
@@ -63,6 +77,8 @@ CASES = {
     "hals_update": hals_update,
     "mu_update": mu_update,
     "mu_beta_terms": mu_beta_terms,
+    "mu_beta_products": mu_beta_products,
+    "dense_matmul": dense_matmul,
     "beta_divergence_dense": beta_divergence_dense,
     "sampled_dot": sampled_dot,
     "csr_matmul": csr_matmul,

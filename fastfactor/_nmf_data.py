@@ -1,8 +1,9 @@
 """The data matrix X of an NMF fit, dense or CSR, behind one interface.
 
 The solvers only need a few products with X; this class picks the fastest
-route for each storage (BLAS for dense, the parallel CSR kernels for
-sparse) and never densifies a sparse X beyond one tile of rows.
+route for each storage (one-thread GEMMs split over the OpenMP threads for
+dense, the parallel CSR kernels for sparse) and never densifies a sparse X
+beyond one tile of rows.
 """
 from functools import cached_property
 
@@ -60,13 +61,13 @@ class NMFData:
         """X @ B for B of shape (n, k)."""
         if self.sparse:
             return kernels.csr_matmul(self.X, B, n_threads=self.n_threads)
-        return self.X @ B
+        return kernels.dense_matmul(self.X, B, n_threads=self.n_threads)
 
     def tdot(self, B):
         """X.T @ B for B of shape (m, k)."""
         if self.sparse:
             return kernels.csr_matmul(self.Xt, B, n_threads=self.n_threads)
-        return self.X.T @ B
+        return kernels.dense_matmul(self.X, B, trans_a=True, n_threads=self.n_threads)
 
     def row_tiles(self, tile_elements=1 << 20):
         """Yield (slice, dense X rows) tiles of about ``tile_elements`` entries."""

@@ -30,16 +30,19 @@ Conventions
 import numpy as np
 import scipy.sparse as sp
 
-from . import _gmm, _kmeans, _nmf, _nmf_masked, _sparse_coding, _sparse_products
+from . import (_dense_products, _gmm, _kmeans, _nmf, _nmf_masked, _sparse_coding,
+               _sparse_products)
 from ._threads import effective_n_threads, single_threaded_blas
 
 __all__ = [
     "hals_update",
     "mu_update",
     "mu_beta_terms",
+    "mu_beta_products",
     "beta_divergence_dense",
     "sampled_dot",
     "csr_matmul",
+    "dense_matmul",
     "gmm_em_step",
     "gmm_estimate",
     "gmm_resp_stats",
@@ -237,6 +240,117 @@ def mu_beta_terms(X, WH, beta, want_pow=False, out=None, n_threads=None):
     _nmf.mu_beta_terms(X, WH, out, pow_terms, float(beta), bool(want_pow),
                        _threads_for(4 * X.size, n_threads))
     return out, (pow_terms if want_pow else None)
+
+
+# Rows of X per tile of the fused beta-divergence products: about this many
+# entries, so the tile (and its powers) stay in a core's L2 cache.
+_MU_TILE_ELEMENTS = 1 << 15
+
+
+def mu_beta_products(X, W, Ht, beta, for_H=False, tile_rows=None, n_threads=None):
+    """Numerator and denominator of a multiplicative update, beta != 2, fused.
+
+    With ``WH = W @ Ht.T``, ``T = X * WH**(beta-2)`` and ``P = WH**(beta-1)``
+    (the terms of :func:`mu_beta_terms`), returns ``(T @ Ht, P @ Ht)`` for
+    the update of ``W`` or ``(T.T @ W, P.T @ W)`` for the update of ``H``
+    (given as ``Ht``). ``WH``, ``T`` and ``P`` are never formed whole: each
+    thread takes tiles of rows of X, computes its slice of ``WH`` and the
+    products from it with one-thread GEMMs, so the work is one parallel
+    region. BLAS is limited to one thread during the call.
+
+    Parameters
+    ----------
+    X : array-like of shape (m, n)
+    W : array-like of shape (m, k)
+    Ht : array-like of shape (n, k)
+    beta : float
+        The beta of the divergence, not 2. For beta == 1 (Kullback-Leibler)
+        the denominator is not computed (it is a column sum) and ``None`` is
+        returned in its place.
+    for_H : bool, default=False
+        Return the products for the update of ``H`` (shape (n, k)) instead of
+        ``W`` (shape (m, k)).
+    tile_rows : int, optional
+        Rows per tile; default about 32K entries per tile.
+    n_threads : int, optional
+
+    Returns
+    -------
+    numerator : ndarray of shape (m, k) or (n, k)
+    denominator : ndarray of the same shape, or None when beta == 1
+    """
+    W = np.asarray(W)
+    dtype = _float_dtype(W)
+    X = _as_c(X, dtype, "X")
+    W = _as_c(W, dtype, "W")
+    Ht = _as_c(Ht, dtype, "Ht")
+    m, n = X.shape
+    k = W.shape[1]
+    _check_shape("W", W.shape, (m, k))
+    _check_shape("Ht", Ht.shape, (n, k))
+    if beta == 2:
+        raise ValueError("mu_beta_products is for beta != 2; got beta=2")
+    if tile_rows is None:
+        tile_rows = _MU_TILE_ELEMENTS // max(n, 1)
+    tile_rows = max(1, min(int(tile_rows), max(m, 1)))
+    threads = _threads_for(4 * m * n * k, n_threads)
+    threads = min(threads, -(-m // tile_rows)) if m else 1
+    want_pow = beta != 1
+    out_rows = n if for_H else m
+    num = np.zeros((out_rows, k), dtype=dtype)
+    den = np.zeros((out_rows, k), dtype=dtype) if want_pow else np.zeros((1, 1), dtype)
+    T_buf = np.empty((threads, tile_rows * n), dtype=dtype)
+    P_buf = np.empty((threads, tile_rows * n if want_pow else 1), dtype=dtype)
+    acc_shape = (threads, n, k) if for_H else (threads, 1, 1)
+    num_acc = np.zeros(acc_shape, dtype=dtype)
+    den_acc = np.zeros(acc_shape if want_pow else (threads, 1, 1), dtype=dtype)
+    with single_threaded_blas():
+        _nmf.mu_beta_products(X, W, Ht, float(beta), bool(for_H), num, den, T_buf, P_buf,
+                              num_acc, den_acc, tile_rows, threads)
+    if for_H:
+        # per-thread partial sums added in thread order: deterministic
+        for t in range(threads):
+            num += num_acc[t]
+            if want_pow:
+                den += den_acc[t]
+    return num, (den if want_pow else None)
+
+
+def dense_matmul(A, B, trans_a=False, n_threads=None):
+    """Dense product ``A @ B`` (or ``A.T @ B``) split over threads.
+
+    The rows of the result are cut into one block per thread and each block
+    is one single-threaded GEMM (BLAS is limited to one thread during the
+    call). Used between OpenMP kernels: BLAS's own worker threads keep
+    spinning for a while after a multi-threaded product returns and would
+    take the cores from the next OpenMP region.
+
+    Parameters
+    ----------
+    A : array-like of shape (m, p), or (p, m) when ``trans_a``
+    B : array-like of shape (p, k)
+    trans_a : bool, default=False
+        Multiply by ``A.T`` instead of ``A`` (without copying A).
+    n_threads : int, optional
+
+    Returns
+    -------
+    ndarray of shape (m, k)
+        In the common dtype of A and B (float32 only when both are).
+    """
+    A, B = np.asarray(A), np.asarray(B)
+    dtype = _float_dtype(A, B)
+    A = _as_c(A, dtype, "A")
+    B = _as_c(B, dtype, "B")
+    p, m = A.shape if trans_a else A.shape[::-1]
+    if B.shape[0] != p:
+        raise ValueError(f"B has {B.shape[0]} rows, expected {p} "
+                         f"(A.shape[{0 if trans_a else 1}])")
+    out = np.empty((m, B.shape[1]), dtype=dtype)
+    with single_threaded_blas():
+        _dense_products.matmul(A, B, out, bool(trans_a),
+                               _threads_for(m * p * B.shape[1] // 8, n_threads))
+    return out
 
 
 def beta_divergence_dense(X, WH, beta, n_threads=None):

@@ -27,7 +27,7 @@ from ._base import BaseEstimator, TransformerMixin, check_is_fitted
 from ._dask import is_dask_array
 from ._nmf_data import EPSILON, NMFData
 from ._nmf_init import INIT_METHODS, initialize_nmf
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     check_array,
     check_float,
@@ -103,8 +103,9 @@ def beta_divergence(data, W, Ht, beta):
         sum_wh = float(W.sum(axis=0, dtype=np.float64) @ H.sum(axis=1, dtype=np.float64))
         return float(x @ np.log(x / wh)) - float(x.sum()) + sum_wh
     total = 0.0
+    H = np.ascontiguousarray(H)
     for rows, X_tile in data.row_tiles():
-        WH = W[rows] @ H
+        WH = kernels.dense_matmul(W[rows], H, n_threads=data.n_threads)
         if beta == 2:
             diff = (X_tile - WH).ravel()
             total += float(np.dot(diff, diff)) / 2.0
@@ -224,14 +225,24 @@ def _mu_gamma(beta):
     return 1.0
 
 
-def _beta_term_tiles(data, W, Ht, beta):
-    """Yield (rows, X*WH**(beta-2), WH**(beta-1) or None) one tile of rows at a time."""
-    H = Ht.T
+def _beta_products(data, W, Ht, beta, for_H):
+    """kernels.mu_beta_products over X; a sparse X goes densified tile by tile."""
+    if not data.sparse:
+        return kernels.mu_beta_products(data.X, W, Ht, beta, for_H=for_H,
+                                        n_threads=data.n_threads)
+    shape = Ht.shape if for_H else W.shape
+    numerator = np.zeros(shape, dtype=W.dtype)
+    denominator = np.zeros(shape, dtype=W.dtype) if beta != 1 else None
     for rows, X_tile in data.row_tiles():
-        WH = W[rows] @ H
-        terms, pow_terms = kernels.mu_beta_terms(X_tile, WH, beta, want_pow=beta != 1,
-                                                 out=WH, n_threads=data.n_threads)
-        yield rows, terms, pow_terms
+        num, den = kernels.mu_beta_products(X_tile, W[rows], Ht, beta, for_H=for_H,
+                                            n_threads=data.n_threads)
+        parts = (numerator, num), (denominator, den)
+        for total, part in parts[: 1 if den is None else 2]:
+            if for_H:
+                total += part  # H's terms sum over all rows of X
+            else:
+                total[rows] = part
+    return numerator, denominator
 
 
 def _kl_ratio_values(data, W, Ht):
@@ -245,12 +256,9 @@ def _mu_W_terms(data, W, Ht, beta):
         numerator = kernels.csr_matmul(data.with_values(_kl_ratio_values(data, W, Ht)), Ht,
                                        n_threads=data.n_threads)
         return numerator, Ht.sum(axis=0).reshape(1, -1)
-    numerator = np.empty_like(W)
-    denominator = np.empty_like(W) if beta != 1 else Ht.sum(axis=0).reshape(1, -1)
-    for rows, terms, pow_terms in _beta_term_tiles(data, W, Ht, beta):
-        numerator[rows] = terms @ Ht
-        if pow_terms is not None:
-            denominator[rows] = pow_terms @ Ht
+    numerator, denominator = _beta_products(data, W, Ht, beta, for_H=False)
+    if denominator is None:
+        denominator = Ht.sum(axis=0).reshape(1, -1)
     return numerator, denominator
 
 
@@ -260,12 +268,9 @@ def _mu_H_terms(data, W, Ht, beta):
     W_sum[W_sum == 0] = 1.0  # as scikit-learn: a dead component keeps its H row
     if data.sparse and beta == 1:
         return data.tdot_values(_kl_ratio_values(data, W, Ht), W), W_sum.reshape(1, -1)
-    numerator = np.zeros_like(Ht)
-    denominator = np.zeros_like(Ht) if beta != 1 else W_sum.reshape(1, -1)
-    for rows, terms, pow_terms in _beta_term_tiles(data, W, Ht, beta):
-        numerator += terms.T @ W[rows]
-        if pow_terms is not None:
-            denominator += pow_terms.T @ W[rows]
+    numerator, denominator = _beta_products(data, W, Ht, beta, for_H=True)
+    if denominator is None:
+        denominator = W_sum.reshape(1, -1)
     return numerator, denominator
 
 
@@ -531,12 +536,16 @@ class NMF(TransformerMixin, BaseEstimator):
                       l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, update_H=update_H,
                       verbose=self.verbose, n_threads=n_threads, callback=callback,
                       resume=resume)
-        if self.solver == "cd":
-            n_iter, losses = fit_hals(data, W, Ht, shuffle=self.shuffle,
-                                      random_state=self.random_state,
-                                      max_inner_iter=self.max_inner_iter, **common)
-        else:
-            n_iter, losses = fit_multiplicative(data, W, Ht, beta=beta, **common)
+        # One thread pool for the whole fit: the products are split over the
+        # OpenMP threads (see NMFData), so BLAS's own threads are never woken
+        # and never spin while the OpenMP kernels want the cores.
+        with single_threaded_blas():
+            if self.solver == "cd":
+                n_iter, losses = fit_hals(data, W, Ht, shuffle=self.shuffle,
+                                          random_state=self.random_state,
+                                          max_inner_iter=self.max_inner_iter, **common)
+            else:
+                n_iter, losses = fit_multiplicative(data, W, Ht, beta=beta, **common)
         if n_iter == self.max_iter and self.tol > 0:
             warnings.warn(f"Maximum number of iterations {self.max_iter} reached. Increase "
                           "it to improve convergence.", ConvergenceWarning)

@@ -13,9 +13,11 @@ __all__ = [
     "hals_update",
     "mu_update",
     "mu_beta_terms",
+    "mu_beta_products",
     "beta_divergence_dense",
     "sampled_dot",
     "csr_matmul",
+    "dense_matmul",
     "gmm_em_step",
     "gmm_estimate",
     "gmm_resp_stats",
@@ -96,6 +98,21 @@ def mu_beta_terms(X, WH, beta, want_pow=False, out=None, n_threads=None):
     return num, pow_terms
 
 
+def mu_beta_products(X, W, Ht, beta, for_H=False, tile_rows=None, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.mu_beta_products` (whole m x n arrays)."""
+    W = np.asarray(W)
+    dtype = np.float32 if W.dtype == np.float32 else np.float64
+    W64, Ht64 = W.astype(np.float64), np.asarray(Ht, dtype=np.float64)
+    num_terms, pow_terms = mu_beta_terms(X, W64 @ Ht64.T, beta, want_pow=beta != 1)
+    other = W64 if for_H else Ht64
+    if for_H:
+        num_terms = num_terms.T
+        pow_terms = None if pow_terms is None else pow_terms.T
+    num = (num_terms @ other).astype(dtype)
+    den = None if pow_terms is None else (pow_terms @ other).astype(dtype)
+    return num, den
+
+
 def beta_divergence_dense(X, WH, beta, n_threads=None):
     """Reference for :func:`fastfactor.kernels.beta_divergence_dense`."""
     if beta == 2:
@@ -123,6 +140,14 @@ def sampled_dot(X, W, Ht, n_threads=None):
     prod = np.einsum("pk,pk->p", W[rows].astype(np.float64),
                      np.asarray(Ht)[X.indices].astype(np.float64))
     return prod.astype(W.dtype)
+
+
+def dense_matmul(A, B, trans_a=False, n_threads=None):
+    """Reference for :func:`fastfactor.kernels.dense_matmul`."""
+    A, B = np.asarray(A), np.asarray(B)
+    dtype = np.float32 if A.dtype == B.dtype == np.float32 else np.float64
+    A64 = A.astype(np.float64)
+    return ((A64.T if trans_a else A64) @ B.astype(np.float64)).astype(dtype)
 
 
 def csr_matmul(A, B, n_threads=None):

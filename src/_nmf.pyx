@@ -11,6 +11,7 @@ from cython.parallel cimport prange, parallel
 from libc.math cimport fabs, pow, log, sqrt
 from libc.float cimport FLT_EPSILON
 
+from _blas cimport gemm_rm
 from _fused cimport floating
 from _openmp_helpers cimport ff_omp_get_thread_num
 
@@ -182,6 +183,74 @@ def mu_beta_terms(const floating[:, ::1] X, const floating[:, ::1] WH,
                 if want_pow:
                     WH_pow[i, j] = <floating>_mu_denominator_term(wh, beta)
                 out[i, j] = <floating>_mu_numerator_term(X[i, j], wh, beta)
+
+
+cdef void _beta_terms_tile(const floating* X, floating* T, floating* P, Py_ssize_t size,
+                           double beta, bint want_pow) noexcept nogil:
+    # T holds W @ H on entry; on exit T = X * WH**(beta-2) and, if want_pow,
+    # P = WH**(beta-1) (the same arithmetic as mu_beta_terms).
+    cdef Py_ssize_t j
+    cdef floating eps = <floating>EPSILON
+    cdef floating v
+    cdef double wh
+    if beta == 1 and not want_pow:
+        for j in range(size):
+            v = T[j]
+            if v < eps:
+                v = eps
+            T[j] = X[j] / v
+        return
+    for j in range(size):
+        wh = T[j]
+        if want_pow:
+            P[j] = <floating>_mu_denominator_term(wh, beta)
+        T[j] = <floating>_mu_numerator_term(X[j], wh, beta)
+
+
+def mu_beta_products(const floating[:, ::1] X, const floating[:, ::1] W,
+                     const floating[:, ::1] Ht, double beta, bint for_H,
+                     floating[:, ::1] num, floating[:, ::1] den,
+                     floating[:, ::1] T_buf, floating[:, ::1] P_buf,
+                     floating[:, :, ::1] num_acc, floating[:, :, ::1] den_acc,
+                     Py_ssize_t tile_rows, int n_threads):
+    # The products of a multiplicative update for a beta-divergence, one tile
+    # of rows of X at a time, with no m x n temporary:
+    #   T = X * (W H)**(beta-2),  P = (W H)**(beta-1)         (tile x n)
+    #   W update (for_H false): num = T @ Ht, den = P @ Ht    (tile rows of m x k)
+    #   H update (for_H true):  num = sum T.T @ W, den = sum P.T @ W   (n x k)
+    # Each thread owns a tile buffer (T_buf[t], P_buf[t]) and, for the H
+    # update, accumulators num_acc[t], den_acc[t] that the caller adds up in
+    # thread order. P and den are skipped for beta == 1 (den is a column sum).
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], k = W.shape[1]
+    cdef Py_ssize_t n_tiles = (m + tile_rows - 1) // tile_rows, b, r0, rows
+    cdef bint want_pow = beta != 1
+    cdef int tid
+    cdef floating* T
+    cdef floating* P
+    cdef floating zero = 0, one = 1
+    if m == 0 or n == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        tid = ff_omp_get_thread_num()
+        T = &T_buf[tid, 0]
+        P = &P_buf[tid, 0]
+        for b in prange(n_tiles, schedule='static'):
+            r0 = b * tile_rows
+            rows = min(tile_rows, m - r0)
+            gemm_rm(c'n', c't', rows, n, k, one, &W[r0, 0], k, &Ht[0, 0], k, zero, T, n)
+            _beta_terms_tile(&X[r0, 0], T, P, rows * n, beta, want_pow)
+            if for_H:
+                gemm_rm(c't', c'n', n, k, rows, one, T, n, &W[r0, 0], k, one,
+                        &num_acc[tid, 0, 0], k)
+                if want_pow:
+                    gemm_rm(c't', c'n', n, k, rows, one, P, n, &W[r0, 0], k, one,
+                            &den_acc[tid, 0, 0], k)
+            else:
+                gemm_rm(c'n', c'n', rows, k, n, one, T, n, &Ht[0, 0], k, zero,
+                        &num[r0, 0], k)
+                if want_pow:
+                    gemm_rm(c'n', c'n', rows, k, n, one, P, n, &Ht[0, 0], k, zero,
+                            &den[r0, 0], k)
 
 
 cdef inline double _beta_div_term(double x, double wh, double beta) noexcept nogil:

@@ -96,3 +96,43 @@ def test_bad_thread_counts():
     with pytest.raises(TypeError, match="n_threads"):
         effective_n_threads(1.5)
     assert effective_n_threads(-1) >= 1
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 3.0])
+@pytest.mark.parametrize("for_H", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_fused_beta_products_every_beta_and_side(beta, for_H, n_threads, every_call_threaded):
+    rng = np.random.default_rng(7)
+    X = rng.random((37, 23))
+    X[X < 0.2] = 0  # zeros in X, as in real data
+    W, Ht = rng.random((37, 5)) + 0.01, rng.random((23, 5)) + 0.01
+    num, den = kernels.mu_beta_products(X, W, Ht, beta, for_H=for_H, tile_rows=4,
+                                        n_threads=n_threads)
+    ref_num, ref_den = reference.mu_beta_products(X, W, Ht, beta, for_H=for_H)
+    np.testing.assert_allclose(num, ref_num, rtol=1e-12)
+    if beta == 1:
+        assert den is None and ref_den is None
+    else:
+        np.testing.assert_allclose(den, ref_den, rtol=1e-12)
+
+
+def test_fused_beta_products_refuses_frobenius_and_bad_shapes():
+    X, W, Ht = np.ones((4, 3)), np.ones((4, 2)), np.ones((3, 2))
+    with pytest.raises(ValueError, match="beta != 2"):
+        kernels.mu_beta_products(X, W, Ht, 2.0)
+    with pytest.raises(ValueError, match="Ht"):
+        kernels.mu_beta_products(X, W, np.ones((5, 2)), 1.0)
+
+
+def test_dense_matmul_shapes_and_errors(every_call_threaded):
+    rng = np.random.default_rng(3)
+    A, B = rng.random((9, 4)), rng.random((9, 3))
+    np.testing.assert_allclose(kernels.dense_matmul(A, B, trans_a=True, n_threads=2),
+                               A.T @ B, rtol=1e-13)
+    np.testing.assert_allclose(kernels.dense_matmul(A.T, B, n_threads=2), A.T @ B, rtol=1e-13)
+    assert kernels.dense_matmul(A.T.astype(np.float32), B.astype(np.float32)).dtype == np.float32
+    assert kernels.dense_matmul(np.ones((0, 4)), np.ones((4, 2))).shape == (0, 2)
+    np.testing.assert_array_equal(kernels.dense_matmul(np.ones((3, 0)), np.ones((0, 2))),
+                                  np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="B has 9 rows"):
+        kernels.dense_matmul(A, B)
