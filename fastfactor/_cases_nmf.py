@@ -41,8 +41,9 @@ def mu_beta_products(rng, m, n, k, dtype):
     X = _nonneg(rng, (m, n), dtype)
     W = _nonneg(rng, (m, k), dtype) + dtype(0.05)
     Ht = _nonneg(rng, (n, k), dtype) + dtype(0.05)
-    # three rows per tile: several tiles and threads even on small shapes
-    return (X, W, Ht, 1.5), dict(for_H=bool(rng.integers(2)), tile_rows=3)
+    # three rows per tile on small shapes: several tiles and threads even there
+    tile_rows = 3 if m * n < 100_000 else None
+    return (X, W, Ht, 1.5), dict(for_H=bool(rng.integers(2)), tile_rows=tile_rows)
 
 
 def dense_matmul(rng, m, n, k, dtype):

@@ -136,3 +136,17 @@ def test_dense_matmul_shapes_and_errors(every_call_threaded):
                                   np.zeros((3, 2)))
     with pytest.raises(ValueError, match="B has 9 rows"):
         kernels.dense_matmul(A, B)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_csr_matmul_walks_column_bands(dtype, every_call_threaded):
+    # B too large for one band (> 128 KiB of rows): the kernel visits each
+    # tile of rows band by band; the result must not depend on it
+    import scipy.sparse as sp
+
+    A = sp.random(600, 30000, density=0.002, format="csr", random_state=4, dtype=dtype)
+    B = np.random.default_rng(5).random((30000, 3)).astype(dtype)
+    expected = reference.csr_matmul(A, B)
+    for n_threads in (1, 2):
+        got = kernels.csr_matmul(A, B, n_threads=n_threads)
+        np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)

@@ -8,6 +8,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 import fastfactor as ff
 from fastfactor import datasets, kernels, selftest
@@ -145,8 +146,32 @@ def thread_scaling(quick=False, repeat=3):
                              fastfactor_s=times[2], reference_s=times[1],
                              speedup=times[1] / times[2],
                              note="reference = same kernel, 1 thread"))
+        if not quick:
+            rows += _sparse_product_scaling(repeat)
     finally:
         kernels._MIN_WORK_PER_THREAD = saved
+    return rows
+
+
+def _sparse_product_scaling(repeat):
+    """csr_matmul with 1 and 2 threads on the two products of an nmf-sparse iteration."""
+    X = datasets.benchmark_problem("nmf-sparse")
+    rng = np.random.default_rng(0)
+    Ht, W = rng.random((X.shape[1], 32)), rng.random((X.shape[0], 32))
+    # intp indices, as the estimators hold them (no conversion inside the timing)
+    X, Xt = (sp.csr_matrix((A.data, A.indices.astype(np.intp), A.indptr.astype(np.intp)),
+                           shape=A.shape) for A in (X, X.T.tocsr()))
+    rows = []
+    for label, A, B in (("X @ Ht", X, Ht), ("X.T @ W", Xt, W)):
+        times = {}
+        for nt in (1, 2):
+            times[nt] = min(_time(kernels.csr_matmul, A, B, n_threads=nt)[1]
+                            for _ in range(repeat))
+        _, t_scipy = _time(lambda: A @ B)
+        rows.append(dict(problem="nmf-sparse", what=f"csr_matmul {label}: 2 threads vs 1",
+                         fastfactor_s=times[2], reference_s=times[1],
+                         speedup=times[1] / times[2],
+                         note=f"scipy (1 thread) {t_scipy:.4f} s"))
     return rows
 
 
