@@ -152,7 +152,9 @@ def _add_model_options(parser, cls):
         if name in COMMON_OPTIONS:
             continue
         flag = "--" + name.replace("_", "-")
+        # absent stays absent, so that an explicit "none" reaches the estimator
         parser.add_argument(flag, dest=name, type=parse_value, metavar="VALUE",
+                            default=argparse.SUPPRESS,
                             help=f"{cls.__name__}({name}=...), default {default!r}")
     return [n for n in params]
 
@@ -162,9 +164,11 @@ def _estimator_from_args(kind, args):
     params = {}
     valid = cls().get_params(deep=False)
     for name in valid:
-        value = getattr(args, name, None)
-        if value is not None:
-            params[name] = value
+        if name in COMMON_OPTIONS:  # typed options: None means not given
+            if getattr(args, name, None) is not None:
+                params[name] = getattr(args, name)
+        elif hasattr(args, name):
+            params[name] = getattr(args, name)
     threads = getattr(args, "n_threads", None)
     if threads is not None and "n_threads" not in valid and "n_jobs" in valid:
         params["n_jobs"] = threads

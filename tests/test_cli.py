@@ -241,6 +241,14 @@ def test_resume_refuses_a_checkpoint_of_another_fit(big, tmp_path):
     assert proc.returncode == 3 and "different fit" in proc.stderr
 
 
+def test_none_reaches_the_estimator(data, tmp_path):
+    # "none" must not be mistaken for an option that was not given
+    _, path = data
+    run_cli("fit", "dict", path, "-o", tmp_path / "d.npz", "-k", 3, "--max-iter", 1,
+            "--max-no-improvement", "none", "-q", check=0)
+    assert ff.load(tmp_path / "d.npz").max_no_improvement is None
+
+
 def test_progress_lines_when_not_a_terminal(data, tmp_path):
     _, path = data
     proc = run_cli("fit", "nmf", path, "-o", tmp_path / "m.npz", "-k", 3, "--max-iter", 30,
