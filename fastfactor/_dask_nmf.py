@@ -148,7 +148,8 @@ class DaskNMF:
             l2_reg_H, verbose, shuffle, random_state, max_inner_iter, callback=None,
             resume=None):
         """Fit from numpy W (m x k) and Ht (n x k); returns W, Ht, n_iter, losses."""
-        from .nmf import _decode_rng_state, _encode_rng_state, _mu_gamma
+        from .checkpoint import encode_rng_state, restore_rng
+        from .nmf import _mu_gamma
         from ._validation import check_random_state
         from . import nmf as local
 
@@ -159,8 +160,7 @@ class DaskNMF:
             state.update({k: resume[k] for k in state if k in resume})
             state["losses"] = list(state["losses"])
             if "rng_state" in resume:
-                rng = np.random.RandomState()
-                rng.set_state(_decode_rng_state(resume["rng_state"]))
+                rng = restore_rng(resume["rng_state"])
         m, n = self.shape
         k = W.shape[1]
         if solver == "cd":
@@ -208,7 +208,7 @@ class DaskNMF:
             if callback is not None:
                 full = dict(state, W=self.gather_W(W_blocks), Ht=Ht)
                 if solver == "cd":
-                    full["rng_state"] = _encode_rng_state(rng.get_state())
+                    full["rng_state"] = encode_rng_state(rng)
                 callback(full)
         return self.gather_W(W_blocks), Ht, n_iter, state["losses"]
 

@@ -45,6 +45,77 @@ def data_fingerprint(X):
             "checksum": float(np.round(np.sum(sample * np.arange(1, sample.size + 1)), 6))}
 
 
+def encode_rng_state(random_state):
+    """A ``RandomState``'s state as JSON-friendly values, for a checkpoint.
+
+    Parameters
+    ----------
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    list
+        ``[name, keys, pos, has_gauss, cached_gaussian]``; :func:`restore_rng`
+        turns it back into a generator that continues the same stream.
+    """
+    name, keys, pos, has_gauss, cached = random_state.get_state()
+    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def restore_rng(encoded):
+    """A new ``RandomState`` at the point :func:`encode_rng_state` recorded.
+
+    Parameters
+    ----------
+    encoded : list
+        A value written by :func:`encode_rng_state`.
+
+    Returns
+    -------
+    numpy.random.RandomState
+    """
+    name, keys, pos, has_gauss, cached = encoded
+    rng = np.random.RandomState()
+    rng.set_state((name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss),
+                   float(cached)))
+    return rng
+
+
+def restored_array(state, key, shape, dtype=None):
+    """A fresh C-contiguous copy of ``state[key]``, checked to have ``shape``.
+
+    Parameters
+    ----------
+    state : dict
+        A state read by :func:`read_checkpoint` (or passed to ``resume=``).
+    key : str
+        The array's name in the state.
+    shape : tuple of int
+        The shape this fit needs.
+    dtype : dtype, optional
+        Convert to this dtype (default: keep the stored one).
+
+    Returns
+    -------
+    ndarray
+        A copy, so the fit can update it in place without touching ``state``.
+
+    Raises
+    ------
+    CheckpointError
+        When the array is missing or has another shape.
+    """
+    if key not in state:
+        raise CheckpointError(f"the checkpoint has no {key!r} array; it was not made by "
+                              "this kind of fit")
+    value = np.asarray(state[key])
+    if value.shape != tuple(shape):
+        raise CheckpointError(f"the checkpoint's {key!r} has shape {value.shape}, this fit "
+                              f"needs {tuple(shape)}: it was made from other data or "
+                              "parameters")
+    return np.array(value, dtype=dtype, order="C", copy=True)
+
+
 def write_checkpoint(path, state, header):
     """Write ``state`` (dict of arrays and JSON values) and ``header`` atomically."""
     arrays, values = {}, {}

@@ -22,6 +22,11 @@ MODELS = {
 # options every model kind has, mapped to estimator parameters
 COMMON_OPTIONS = {"n_components": "-k/--n-components", "max_iter": "--max-iter", "tol": "--tol",
                   "random_state": "--seed", "n_threads": "--threads"}
+# model kinds whose fit has no iterations to checkpoint, and why
+NOT_ITERATIVE = {
+    "svd": "a truncated SVD is computed in one pass (a few power iterations of a "
+           "randomized range finder), not by iterations that could be resumed",
+}
 
 
 class UsageError(Exception):
@@ -68,22 +73,25 @@ class Progress:
         if self.quiet:
             return
         n_iter = int(state["n_iter"])
+        # fits whose iterations are not max_iter's unit (mini-batch steps) give their total
+        total = int(state.get("n_iter_max", self.max_iter))
         if self.first_iter is None:
             self.first_iter = n_iter - 1
         elapsed = time.perf_counter() - self.start
         done = n_iter - self.first_iter
         rate = done / elapsed if elapsed > 0 else float("inf")
-        eta = (self.max_iter - n_iter) / rate if rate > 0 else float("inf")
+        eta = (total - n_iter) / rate if rate > 0 else float("inf")
         losses = state.get("losses") or []
-        loss = f"loss {losses[-1]:.6g}" if losses else "loss -"
-        line = (f"iter {n_iter}/{self.max_iter}  {loss}  {rate:.1f} it/s  "
+        value = state.get("loss", losses[-1] if losses else None)
+        loss = "loss -" if value is None else f"loss {value:.6g}"
+        line = (f"iter {n_iter}/{total}  {loss}  {rate:.1f} it/s  "
                 f"ETA {eta:.0f} s")
         if self.tty:
             width = 30
-            filled = int(width * n_iter / max(self.max_iter, 1))
+            filled = int(width * n_iter / max(total, 1))
             self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {line}   ")
             self.stream.flush()
-        elif elapsed - self.last_log >= 1.0 or n_iter == self.max_iter:
+        elif elapsed - self.last_log >= 1.0 or n_iter == total:
             self.last_log = elapsed
             print(line, file=self.stream, flush=True)
 
@@ -152,7 +160,9 @@ def _add_model_options(parser, cls):
         if name in COMMON_OPTIONS:
             continue
         flag = "--" + name.replace("_", "-")
+        # absent stays absent, so that an explicit "none" reaches the estimator
         parser.add_argument(flag, dest=name, type=parse_value, metavar="VALUE",
+                            default=argparse.SUPPRESS,
                             help=f"{cls.__name__}({name}=...), default {default!r}")
     return [n for n in params]
 
@@ -162,9 +172,11 @@ def _estimator_from_args(kind, args):
     params = {}
     valid = cls().get_params(deep=False)
     for name in valid:
-        value = getattr(args, name, None)
-        if value is not None:
-            params[name] = value
+        if name in COMMON_OPTIONS:  # typed options: None means not given
+            if getattr(args, name, None) is not None:
+                params[name] = getattr(args, name)
+        elif hasattr(args, name):
+            params[name] = getattr(args, name)
     threads = getattr(args, "n_threads", None)
     if threads is not None and "n_threads" not in valid and "n_jobs" in valid:
         params["n_jobs"] = threads
@@ -214,6 +226,7 @@ def _cmd_fit(args):
 
     check_writable(args.output, force=args.force)
     model = _estimator_from_args(args.model, args)
+    resumable = _check_checkpoint_args(args, model)  # before any slow loading
     X = _load_input(args.input, args.dtype)
     client = _dask_client(args)
     if client is not None:
@@ -221,11 +234,6 @@ def _cmd_fit(args):
     start = time.perf_counter()
     max_iter = model.get_params().get("max_iter", 0) or 0
     progress = Progress(max_iter, quiet=args.quiet)
-    resumable = ckpt.supports_checkpoints(model)
-    if (args.checkpoint or args.resume) and not resumable:
-        raise UsageError(f"checkpoints are not supported for {args.model} yet")
-    if args.resume and not args.checkpoint:
-        raise UsageError("--resume needs --checkpoint PATH")
     try:
         if resumable:
             _, meta = model_state_params(model)
@@ -264,6 +272,24 @@ def _cmd_fit(args):
                         for k, v in _summary(model).items())
               + f" -> {args.output}")
     return EXIT_OK
+
+
+def _check_checkpoint_args(args, model):
+    """Refuse impossible --checkpoint/--resume requests; True when the fit is resumable."""
+    from .checkpoint import supports_checkpoints
+
+    wanted = bool(args.checkpoint or args.resume)
+    if wanted and args.model in NOT_ITERATIVE:
+        raise UsageError(f"--checkpoint/--resume do not apply to 'fit {args.model}': "
+                         f"{NOT_ITERATIVE[args.model]}")
+    resumable = supports_checkpoints(model)
+    if wanted and not resumable:
+        raise UsageError(f"checkpoints are not supported for {args.model} yet")
+    if args.resume and not args.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH")
+    if args.checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    return resumable
 
 
 def _dask_client(args):
@@ -361,7 +387,8 @@ def _add_fit_parser(sub):
         kp.add_argument("--dtype", choices=["float32", "float64"], help="compute in this dtype")
         kp.add_argument("--checkpoint", metavar="PATH", help="save the fit state here")
         kp.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
-                        help="iterations between checkpoints (default 10)")
+                        help="iterations between checkpoints (default 10; for dict, "
+                             "mini-batch steps)")
         kp.add_argument("--resume", action="store_true",
                         help="continue from --checkpoint if it exists")
         kp.add_argument("--scheduler", metavar="ADDRESS",

@@ -27,6 +27,7 @@ import scipy.linalg
 
 from . import kernels
 from ._dask import is_dask_array
+from .checkpoint import encode_rng_state, restore_rng
 from ._base import BaseEstimator, check_is_fitted
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -204,21 +205,11 @@ def _state_params(state, prefix):
     return tuple(np.asarray(state[prefix + name]) for name in _PARAM_NAMES)
 
 
-def _encode_rng_state(state):
-    name, keys, pos, has_gauss, cached = state
-    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
-
-
-def _decode_rng_state(state):
-    name, keys, pos, has_gauss, cached = state
-    return (name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached))
-
-
 def _em_state(init, n_iter, params, lower_bound, lower_bounds, best, random_state):
     """The complete EM state after an iteration, as arrays and JSON-friendly values."""
     state = dict(init=init, n_iter=n_iter, lower_bound=float(lower_bound),
                  lower_bounds=[float(v) for v in lower_bounds],
-                 rng_state=_encode_rng_state(random_state.get_state()),
+                 rng_state=encode_rng_state(random_state),
                  has_best=best["params"] is not None,
                  best_lower_bound=float(best["lower_bound"]), best_n_iter=int(best["n_iter"]),
                  best_lower_bounds=[float(v) for v in best["lower_bounds"]],
@@ -531,8 +522,7 @@ class GaussianMixture(BaseEstimator):
         first_init, start = 0, None
         if resume is not None:
             first_init, start = int(resume["init"]), resume
-            random_state = np.random.RandomState()
-            random_state.set_state(_decode_rng_state(resume["rng_state"]))
+            random_state = restore_rng(resume["rng_state"])
             best = dict(lower_bound=float(resume["best_lower_bound"]),
                         params=_state_params(resume, "best_") if resume["has_best"] else None,
                         n_iter=int(resume["best_n_iter"]),

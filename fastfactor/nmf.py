@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from . import kernels
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
 from ._dask import is_dask_array
+from .checkpoint import encode_rng_state, restore_rng
 from ._nmf_data import EPSILON, NMFData
 from ._nmf_init import INIT_METHODS, initialize_nmf
 from ._threads import effective_n_threads, single_threaded_blas
@@ -162,8 +163,7 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
     rng = check_random_state(random_state)
     first_iter, violation_init, losses = 1, None, []
     if resume is not None:
-        rng = np.random.RandomState()
-        rng.set_state(_decode_rng_state(resume["rng_state"]))
+        rng = restore_rng(resume["rng_state"])
         first_iter = int(resume["n_iter"]) + 1
         violation_init = resume["violation_init"]
         losses = list(resume["losses"])
@@ -210,19 +210,8 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
         if callback is not None:
             callback(dict(n_iter=n_iter, W=W, Ht=Ht, losses=losses,
                           violation_init=violation_init,
-                          rng_state=_encode_rng_state(rng.get_state())))
+                          rng_state=encode_rng_state(rng)))
     return n_iter, losses
-
-
-def _encode_rng_state(state):
-    """RandomState.get_state() as JSON-friendly values (for checkpoints)."""
-    name, keys, pos, has_gauss, cached = state
-    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
-
-
-def _decode_rng_state(state):
-    name, keys, pos, has_gauss, cached = state
-    return (name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached))
 
 
 # ---------------------------------------------------------------- multiplicative

@@ -30,6 +30,7 @@ import scipy.linalg
 from . import kernels
 from ._dask import is_dask_array
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
+from .checkpoint import CheckpointError, encode_rng_state, restore_rng, restored_array
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     check_array,
@@ -648,13 +649,37 @@ class DictionaryLearning(_BaseSparseCoding, BaseEstimator):
             The codes of the last iteration (``split_sign`` is not applied).
         """
         X = validate_data(self, X, reset=True)
-        n_components = _check_dl_common(self, X)
-        tol = check_float(self.tol, "tol", min_value=0.0)
-        alpha = float(self.alpha)
-        random_state = check_random_state(self.random_state)
-        method = "lasso_" + self.fit_algorithm
-        n_threads = _n_threads(self.n_jobs)
+        return self._fit_codes(X)
 
+    def _fit_checkpointed(self, X, callback=None, resume=None):
+        """``fit`` that reports its state after each iteration and can resume from it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        callback : callable, optional
+            Called as ``callback(state)`` after every iteration that does not
+            end the fit; ``state`` is a dict of arrays (``dictionary``,
+            ``code``) and JSON-friendly values (``n_iter``, ``losses``, the
+            random generator's state).
+        resume : dict, optional
+            Such a state: the fit continues exactly where it was taken.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        Used by ``fastfactor fit --checkpoint/--resume`` and by
+        :class:`fastfactor.checkpoint.Checkpointer`.
+        """
+        X = validate_data(self, X, reset=True)
+        self._fit_codes(X, callback=callback, resume=resume)
+        return self
+
+    def _initial_factors(self, X, n_components):
+        """Codes and atoms to start from: the user's, or the SVD of X."""
         if self.code_init is not None and self.dict_init is not None:
             code = check_array(self.code_init, name="code_init", dtype=(X.dtype,),
                                whom="DictionaryLearning")
@@ -667,11 +692,29 @@ class DictionaryLearning(_BaseSparseCoding, BaseEstimator):
             code, dictionary = U, S[:, None] * Vt
         code = _pad_rows(code.T, n_components).T
         dictionary = np.array(_pad_rows(dictionary, n_components), dtype=X.dtype, order="C")
-        code = np.array(code, dtype=X.dtype, order="C")
+        return np.array(code, dtype=X.dtype, order="C"), dictionary
 
-        errors = []
-        ii = -1
-        for ii in range(self.max_iter):
+    def _fit_codes(self, X, callback=None, resume=None):
+        """Alternate coding and atom updates on a validated X; returns the last codes."""
+        n_components = _check_dl_common(self, X)
+        tol = check_float(self.tol, "tol", min_value=0.0)
+        alpha = float(self.alpha)
+        method = "lasso_" + self.fit_algorithm
+        n_threads = _n_threads(self.n_jobs)
+        if resume is None:
+            random_state = check_random_state(self.random_state)
+            code, dictionary = self._initial_factors(X, n_components)
+            errors, first = [], 0
+        else:
+            first = _resumed_step(resume, self.max_iter, "iteration")
+            code = restored_array(resume, "code", (X.shape[0], n_components), X.dtype)
+            dictionary = restored_array(resume, "dictionary", (n_components, X.shape[1]),
+                                        X.dtype)
+            errors = [float(e) for e in resume["losses"]]
+            random_state = restore_rng(resume["rng_state"])
+
+        ii = first - 1
+        for ii in range(first, self.max_iter):
             code = _encode(X, dictionary, algorithm=method, alpha=alpha,
                            n_nonzero_coefs=None, init=code,
                            max_iter=self.transform_max_iter,
@@ -688,10 +731,26 @@ class DictionaryLearning(_BaseSparseCoding, BaseEstimator):
                 break
             if ii % 5 == 0 and self.callback is not None:
                 self.callback(locals())
+            if callback is not None:
+                callback(dict(n_iter=ii + 1, dictionary=dictionary, code=code,
+                              losses=errors, rng_state=encode_rng_state(random_state)))
         self.components_ = dictionary
         self.error_ = errors
         self.n_iter_ = ii + 1
         return code
+
+
+def _optional_float(value):
+    return None if value is None else float(value)
+
+
+def _resumed_step(resume, n_total, unit):
+    """The number of ``unit`` a resumed state has done, checked against ``n_total``."""
+    done = int(resume["n_iter"])
+    if not 0 <= done <= n_total:
+        raise CheckpointError(f"the checkpoint is at {unit} {done}, outside this fit's "
+                              f"0..{n_total}: it was made with other parameters")
+    return done
 
 
 class MiniBatchDictionaryLearning(_BaseSparseCoding, BaseEstimator):
@@ -878,25 +937,99 @@ class MiniBatchDictionaryLearning(_BaseSparseCoding, BaseEstimator):
         self
         """
         X = validate_data(self, X, reset=True)
-        self._check_params(X)
+        self._fit_steps(X)
+        return self
+
+    def _fit_checkpointed(self, X, callback=None, resume=None):
+        """``fit`` that reports its state after each mini-batch and can resume from it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        callback : callable, optional
+            Called as ``callback(state)`` after every mini-batch step that
+            does not end the fit. ``state`` is a dict of arrays (the
+            dictionary, the statistics ``A`` and ``Bt``, the sample order of
+            the shuffled data) and JSON-friendly values (steps done as
+            ``n_iter``, the random generator's state and the smoothed costs
+            of the stopping rule).
+        resume : dict, optional
+            Such a state: the fit continues exactly where it was taken, to
+            the same dictionary (bit for bit) as an uninterrupted fit.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        One iteration here is one mini-batch step, not one pass over the
+        data (``max_iter`` counts passes). Used by ``fastfactor fit dict
+        --checkpoint/--resume`` and :class:`fastfactor.checkpoint.Checkpointer`.
+        """
+        X = validate_data(self, X, reset=True)
+        self._fit_steps(X, callback=callback, resume=resume)
+        return self
+
+    def _start_fit(self, X):
+        """Fresh fit state; returns the dictionary and the sample order (None: as given)."""
         self._random_state = check_random_state(self.random_state)
         dictionary = self._initialize_dict(X, self._random_state)
-        old_dict = dictionary.copy()
-        if self.shuffle:
-            X_train = X.copy()
-            self._random_state.shuffle(X_train)
-        else:
-            X_train = X
-        n_samples, n_features = X_train.shape
-        self._init_stats(n_features, X.dtype)
+        # a permutation draws exactly what shuffling the rows in place draws,
+        # and, unlike the shuffled copy, it is small enough to checkpoint
+        order = self._random_state.permutation(X.shape[0]) if self.shuffle else None
+        self._init_stats(X.shape[1], X.dtype)
         self._ewa_cost = None
         self._ewa_cost_min = None
         self._no_improvement = 0
+        return dictionary, order
+
+    def _restore_fit(self, X, resume):
+        """The fit state of a checkpoint; returns the dictionary and the sample order."""
+        k, (n_samples, n_features) = self._n_components, X.shape
+        dictionary = restored_array(resume, "dictionary", (k, n_features), X.dtype)
+        self._A = restored_array(resume, "A", (k, k), X.dtype)
+        self._Bt = restored_array(resume, "Bt", (k, n_features), X.dtype)
+        order = None
+        if self.shuffle:
+            order = restored_array(resume, "order", (n_samples,), np.intp)
+            if not np.array_equal(np.sort(order), np.arange(n_samples)):
+                raise CheckpointError("the checkpoint's 'order' is not a permutation of "
+                                      f"the {n_samples} samples")
+        self._random_state = restore_rng(resume["rng_state"])
+        self._ewa_cost = _optional_float(resume["ewa_cost"])
+        self._ewa_cost_min = _optional_float(resume["ewa_cost_min"])
+        self._no_improvement = int(resume["no_improvement"])
+        return dictionary, order
+
+    def _step_state(self, n_steps_done, n_steps, dictionary, order, batch_cost):
+        """The complete fit state after ``n_steps_done`` mini-batches (for a checkpoint)."""
+        state = dict(n_iter=n_steps_done, n_iter_max=n_steps, loss=batch_cost,
+                     dictionary=dictionary, A=self._A, Bt=self._Bt,
+                     rng_state=encode_rng_state(self._random_state),
+                     ewa_cost=self._ewa_cost, ewa_cost_min=self._ewa_cost_min,
+                     no_improvement=self._no_improvement)
+        if order is not None:
+            state["order"] = order
+        return state
+
+    def _fit_steps(self, X, callback=None, resume=None):
+        """Mini-batch steps over a validated X, from scratch or from ``resume``."""
+        self._check_params(X)
+        n_samples = X.shape[0]
         bs = self._batch_size
         n_steps_per_iter = int(np.ceil(n_samples / bs))
         n_steps = self.max_iter * n_steps_per_iter
-        i = -1
-        for i in range(n_steps):
+        if resume is None:
+            first_step = 0
+            dictionary, order = self._start_fit(X)
+        else:
+            first_step = _resumed_step(resume, n_steps, "mini-batch step")
+            dictionary, order = self._restore_fit(X, resume)
+        X_train = X if order is None else np.ascontiguousarray(X[order])
+        old_dict = dictionary.copy()
+        i = first_step - 1
+        for i in range(first_step, n_steps):
             start = (i % n_steps_per_iter) * bs
             X_batch = X_train[start:start + bs]
             batch_cost = self._minibatch_step(X_batch, dictionary, self._random_state, i)
@@ -905,11 +1038,12 @@ class MiniBatchDictionaryLearning(_BaseSparseCoding, BaseEstimator):
                 break
             if self.callback is not None:
                 self.callback(locals())
+            if callback is not None:
+                callback(self._step_state(i + 1, n_steps, dictionary, order, batch_cost))
             old_dict[:] = dictionary
         self.n_steps_ = i + 1
         self.n_iter_ = int(np.ceil(self.n_steps_ / n_steps_per_iter))
         self.components_ = dictionary
-        return self
 
     def partial_fit(self, X, y=None):
         """Update the dictionary with one mini-batch X.

@@ -180,12 +180,22 @@ def test_model_files_are_checked(data, tmp_path):
         ff.save(ff.NMF(2), tmp_path / "u.npz")
 
 
-def _start_fit(path, out, ckpt, *extra):
-    cmd = [sys.executable, "-m", "fastfactor", "fit", "nmf", str(path), "-o", str(out),
-           "-k", "8", "--max-iter", "200", "--tol", "0", "--seed", "0", "--shuffle", "true",
-           "--checkpoint", str(ckpt), "--checkpoint-every", "5", "-q", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=NEUTRAL_DIR)
+# Per model kind: the options of a fit long enough to be stopped mid-way, with nothing
+# left to chance (a seed, no early stop); an array every checkpoint of it holds; and the
+# largest relative difference allowed between a resumed and an uninterrupted fit.
+KILLABLE_FITS = {
+    "nmf": (["-k", 8, "--max-iter", 200, "--tol", 0, "--seed", 0, "--shuffle", "true"],
+            "Ht", 1e-10),
+    # 8 passes of 20 mini-batches; checkpoints count mini-batch steps
+    "dict": (["-k", 8, "--max-iter", 8, "--batch-size", 50, "--tol", 0,
+              "--max-no-improvement", "none", "--fit-algorithm", "cd", "--seed", 0],
+             "Bt", 0.0),
+}
+
+
+def _fit_command(kind, path, out, *extra):
+    return [sys.executable, "-m", "fastfactor", "fit", kind, str(path), "-o", str(out),
+            *map(str, KILLABLE_FITS[kind][0]), *map(str, extra)]
 
 
 def _wait_for(path, proc, timeout=120):
@@ -205,13 +215,16 @@ def big(tmp_path):
     return path
 
 
+@pytest.mark.parametrize("kind", sorted(KILLABLE_FITS))
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
-def test_killed_fit_resumes_to_the_same_model(big, tmp_path, how):
-    reference = tmp_path / "ref.npz"
-    run_cli("fit", "nmf", big, "-o", reference, "-k", 8, "--max-iter", 200, "--tol", 0,
-            "--seed", 0, "--shuffle", "true", "-q", check=0)
-    out, ckpt = tmp_path / "m.npz", tmp_path / "state.ckpt.npz"
-    proc = _start_fit(big, out, ckpt)
+def test_killed_fit_resumes_to_the_same_model(big, tmp_path, how, kind):
+    _, saved_array, rtol = KILLABLE_FITS[kind]
+    reference, out, ckpt = tmp_path / "ref.npz", tmp_path / "m.npz", tmp_path / "state.npz"
+    subprocess.run(_fit_command(kind, big, reference, "-q"), check=True, cwd=NEUTRAL_DIR,
+                   capture_output=True, timeout=300)
+    proc = subprocess.Popen(
+        _fit_command(kind, big, out, "--checkpoint", ckpt, "--checkpoint-every", 5, "-q"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_DIR)
     _wait_for(ckpt, proc)
     proc.send_signal(getattr(signal, how))
     _, stderr = proc.communicate(timeout=120)
@@ -222,23 +235,55 @@ def test_killed_fit_resumes_to_the_same_model(big, tmp_path, how):
         assert "interrupted" in stderr
     assert not out.exists()  # no half-written model
     with np.load(ckpt) as saved:
-        assert "W" in saved.files and "Ht" in saved.files
-    resumed = run_cli("fit", "nmf", big, "-o", out, "-k", 8, "--max-iter", 200, "--tol", 0,
-                      "--seed", 0, "--shuffle", "true", "--checkpoint", ckpt, "--resume",
-                      check=0)
+        assert saved_array in saved.files
+    resumed = subprocess.run(_fit_command(kind, big, out, "--checkpoint", ckpt, "--resume"),
+                             capture_output=True, text=True, cwd=NEUTRAL_DIR, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
     assert "resuming from iteration" in resumed.stderr
     a, b = ff.load(out), ff.load(reference)
-    np.testing.assert_allclose(a.components_, b.components_, rtol=1e-10, atol=1e-12)
-    assert a.n_iter_ == b.n_iter_ == 200
+    np.testing.assert_allclose(a.components_, b.components_, rtol=rtol, atol=rtol * 1e-2)
+    assert a.n_iter_ == b.n_iter_ == b.max_iter  # ran to the end, no early stop
+    assert getattr(a, "n_steps_", None) == getattr(b, "n_steps_", None)
 
 
-def test_resume_refuses_a_checkpoint_of_another_fit(big, tmp_path):
+@pytest.mark.parametrize("kind, options", [
+    ("nmf", ["--max-iter", 10]),
+    ("dict", ["--max-iter", 1, "--batch-size", 100, "--fit-algorithm", "cd"]),
+])
+def test_resume_refuses_a_checkpoint_of_another_fit(big, tmp_path, kind, options):
     ckpt = tmp_path / "c.npz"
-    run_cli("fit", "nmf", big, "-o", tmp_path / "a.npz", "-k", 3, "--max-iter", 10,
+    run_cli("fit", kind, big, "-o", tmp_path / "a.npz", "-k", 3, *options,
             "--checkpoint", ckpt, "--checkpoint-every", 2, "-q", check=0)
-    proc = run_cli("fit", "nmf", big, "-o", tmp_path / "b.npz", "-k", 4, "--max-iter", 10,
+    proc = run_cli("fit", kind, big, "-o", tmp_path / "b.npz", "-k", 4, *options,
                    "--checkpoint", ckpt, "--resume", "-q")
-    assert proc.returncode == 3 and "different fit" in proc.stderr
+    assert proc.returncode == 3 and "different fit (params differ" in proc.stderr
+    other = tmp_path / "other.npy"
+    np.save(other, np.load(big)[::2])
+    proc = run_cli("fit", kind, other, "-o", tmp_path / "b.npz", "-k", 3, *options,
+                   "--checkpoint", ckpt, "--resume", "-q")
+    assert proc.returncode == 3 and "different fit (data differ" in proc.stderr
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_checkpoint_options_rejected_where_they_cannot_work(data, tmp_path):
+    _, path = data
+    out = tmp_path / "m.npz"
+    proc = run_cli("fit", "svd", path, "-o", out, "-k", 3, "--checkpoint", tmp_path / "c.npz")
+    assert proc.returncode == 2, proc.stderr
+    assert "--checkpoint/--resume do not apply to 'fit svd'" in proc.stderr
+    assert "not by iterations" in proc.stderr
+    proc = run_cli("fit", "dict", path, "-o", out, "--checkpoint", tmp_path / "c.npz",
+                   "--checkpoint-every", 0)
+    assert proc.returncode == 2 and "--checkpoint-every must be >= 1, got 0" in proc.stderr
+    assert not out.exists() and not (tmp_path / "c.npz").exists()
+
+
+def test_none_reaches_the_estimator(data, tmp_path):
+    # "none" must not be mistaken for an option that was not given
+    _, path = data
+    run_cli("fit", "dict", path, "-o", tmp_path / "d.npz", "-k", 3, "--max-iter", 1,
+            "--max-no-improvement", "none", "-q", check=0)
+    assert ff.load(tmp_path / "d.npz").max_no_improvement is None
 
 
 def test_progress_lines_when_not_a_terminal(data, tmp_path):

@@ -4,6 +4,7 @@ Kernels against their numpy twins, results against scikit-learn on the
 same problems, bad input, scikit-learn's estimator checks, thread
 determinism.
 """
+import copy
 import unittest
 import warnings
 
@@ -240,6 +241,89 @@ def test_dictionary_learning_positive():
     code = est.fit_transform(np.abs(X))
     assert code.min() >= 0 and est.components_.min() >= 0
     assert est.transform(np.abs(X)).min() >= 0
+
+
+def _fit_recording_states(est, X):
+    """Run ``est._fit_checkpointed`` and return a copy of every state it reported."""
+    states = []
+
+    def keep(state):
+        states.append({k: v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
+                       for k, v in state.items()})
+
+    est._fit_checkpointed(X, callback=keep)
+    return states
+
+
+def test_minibatch_dictionary_learning_resumes_bit_for_bit():
+    X, _ = make_problem(n_samples=300, n_components=40, n_features=20, seed=7)
+    # a large alpha leaves atoms unused, so they are restarted from random samples
+    # (the generator's state matters); max_no_improvement stops the fit early
+    # (the smoothed-cost bookkeeping matters)
+    kw = dict(n_components=30, alpha=0.5, batch_size=32, max_iter=50, tol=0,
+              max_no_improvement=4, fit_algorithm="cd", random_state=0)
+    reference = MiniBatchDictionaryLearning(**kw).fit(X)
+    est = MiniBatchDictionaryLearning(**kw)
+    states = _fit_recording_states(est, X)
+    np.testing.assert_array_equal(est.components_, reference.components_)
+    assert est.n_steps_ == len(states) + 1 < 50 * 10  # stopped early, on a step not reported
+    assert states[0]["rng_state"] != states[-1]["rng_state"]
+    assert states[-1]["no_improvement"] > 0
+    for state in (states[0], states[len(states) // 2], states[-1]):
+        resumed = MiniBatchDictionaryLearning(**kw)._fit_checkpointed(X, resume=state)
+        np.testing.assert_array_equal(resumed.components_, reference.components_)
+        assert (resumed.n_steps_, resumed.n_iter_) == (reference.n_steps_, reference.n_iter_)
+        # partial_fit continues from the restored statistics
+        np.testing.assert_array_equal(resumed._A, est._A)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_minibatch_dictionary_learning_resume_without_shuffle(dtype):
+    X, _ = make_problem(n_samples=100, n_components=20, n_features=12, seed=8)
+    X = X.astype(dtype)
+    kw = dict(n_components=8, alpha=0.1, batch_size=16, max_iter=3, tol=0, shuffle=False,
+              max_no_improvement=None, fit_algorithm="cd", random_state=0)
+    reference = MiniBatchDictionaryLearning(**kw).fit(X)
+    states = _fit_recording_states(MiniBatchDictionaryLearning(**kw), X)
+    assert len(states) == 3 * 7 and "order" not in states[0]
+    assert states[-1]["dictionary"].dtype == dtype
+    resumed = MiniBatchDictionaryLearning(**kw)._fit_checkpointed(X, resume=states[9])
+    np.testing.assert_array_equal(resumed.components_, reference.components_)
+    assert resumed.components_.dtype == dtype and resumed.n_steps_ == 21
+
+
+def test_dictionary_learning_resumes_bit_for_bit():
+    X, _ = make_problem(n_samples=80, n_components=20, n_features=16, seed=4)
+    # alpha this large restarts unused atoms from random samples at every iteration
+    kw = dict(n_components=12, alpha=1.0, max_iter=12, tol=0, fit_algorithm="cd",
+              random_state=0)
+    reference = DictionaryLearning(**kw).fit(X)
+    states = _fit_recording_states(DictionaryLearning(**kw), X)
+    assert [s["n_iter"] for s in states] == list(range(1, 13))
+    assert states[0]["rng_state"] != states[6]["rng_state"]
+    for state in (states[0], states[6]):
+        resumed = DictionaryLearning(**kw)._fit_checkpointed(X, resume=state)
+        np.testing.assert_array_equal(resumed.components_, reference.components_)
+        assert resumed.error_ == reference.error_ and resumed.n_iter_ == 12
+
+
+def test_resume_state_of_another_problem_is_refused():
+    from fastfactor.checkpoint import CheckpointError
+
+    X, _ = make_problem(n_samples=100, n_components=20, n_features=12, seed=8)
+    kw = dict(n_components=8, alpha=0.1, batch_size=16, max_iter=2, fit_algorithm="cd",
+              random_state=0)
+    state = _fit_recording_states(MiniBatchDictionaryLearning(**kw), X)[2]
+    with pytest.raises(CheckpointError, match="'dictionary' has shape"):
+        MiniBatchDictionaryLearning(**dict(kw, n_components=9))._fit_checkpointed(
+            X, resume=state)
+    with pytest.raises(CheckpointError, match="'order' has shape"):
+        MiniBatchDictionaryLearning(**kw)._fit_checkpointed(X[:90], resume=state)
+    with pytest.raises(CheckpointError, match="mini-batch step 3, outside"):
+        MiniBatchDictionaryLearning(**dict(kw, max_iter=0))._fit_checkpointed(
+            X, resume=state)
+    with pytest.raises(CheckpointError, match="no 'code' array"):
+        DictionaryLearning(8, max_iter=5)._fit_checkpointed(X, resume=state)
 
 
 # ---------------------------------------------------------------------------
