@@ -95,7 +95,10 @@ def _inplace(a, name):
 
 
 def _csr(A, dtype, name):
-    A = sp.csr_matrix(A)
+    if not (sp.issparse(A) and A.format == "csr"):
+        A = sp.csr_matrix(A)
+    # (a CSR input is used as given: scipy caches the O(nnz) canonical-format
+    # check on the object, so a fit's repeated products pay for it once)
     if not A.has_canonical_format:
         A = A.copy()
         A.sum_duplicates()
