@@ -40,3 +40,161 @@ def tree_sum(dask, parts):
 
 def _add(a, b):
     return tuple(x + y for x, y in zip(a, b))
+
+
+# ---------------------------------------------------------------------------
+# tasks on row blocks, with futures kept where the blocks live
+# ---------------------------------------------------------------------------
+
+def default_client():
+    """The ``distributed`` client dask would compute with now, or None.
+
+    A client that exists but is not the active scheduler (e.g. inside
+    ``dask.config.set(scheduler='threads')``) is not used.
+    """
+    try:
+        import distributed
+        from dask.base import get_scheduler
+    except ImportError:
+        return None
+    client = getattr(get_scheduler(), "__self__", None)
+    return client if isinstance(client, distributed.Client) else None
+
+
+class _Value:
+    """A result computed in this process (what a future is on a cluster)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _LazyBlock:
+    """One row block of X, computed from its dask graph each time a task needs it."""
+
+    __slots__ = ("delayed",)
+
+    def __init__(self, delayed):
+        self.delayed = delayed
+
+    @property
+    def value(self):
+        return np.asarray(self.delayed.compute())
+
+
+def _identity(value):
+    return value
+
+
+def _item(value, index):
+    return value[index]
+
+
+def _sum_parts(pick, *parts):
+    """Element-wise sum of tuples (of arrays, or anything with ``+``), in the order given.
+
+    A fixed order makes the sum deterministic, wherever the parts were computed.
+    """
+    if pick is not None:
+        parts = [p[pick] for p in parts]
+    total = list(parts[0])
+    for part in parts[1:]:
+        total = [acc + x for acc, x in zip(total, part)]
+    return tuple(total)
+
+
+class BlockRunner:
+    """One task per row block of X, run where the block lives.
+
+    With a ``distributed`` client as the active scheduler, X's blocks are
+    computed once and stay on the workers as futures; tasks are submitted
+    with ``client.submit`` on futures (no dask graph is rebuilt), their
+    results stay on the workers, and :meth:`gather` is the only call that
+    waits (one round trip). Without a client, the same tasks run in this
+    process one block at a time (each with the kernels' own threads), and X's
+    blocks are computed from its graph when a task needs them, so X is never
+    held whole.
+
+    Handles (futures, or in-process values) are opaque: pass them to
+    :meth:`submit`/:meth:`map` and fetch them with :meth:`gather`.
+    """
+
+    #: a reduction task adds at most this many parts (in block order)
+    fan_in = 8
+
+    def __init__(self, X):
+        self.client = default_client()
+        delayed = list(X.to_delayed().ravel())
+        if self.client is not None:
+            self.blocks = self.client.compute(delayed)
+        else:
+            self.blocks = [_LazyBlock(d) for d in delayed]
+        self.rows = tuple(int(r) for r in X.chunks[0])
+        self.round_trips = 0  # calls that waited for the cluster (for the benchmark)
+
+    def submit(self, fn, *args):
+        """``fn(*args)`` as a task; handles among ``args`` are replaced by their values."""
+        if self.client is None:
+            return _Value(fn(*[a.value if isinstance(a, (_Value, _LazyBlock)) else a
+                               for a in args]))
+        return self.client.submit(fn, *args, pure=False)
+
+    def map(self, fn, *columns, shared=()):
+        """``fn(columns[0][i], columns[1][i], ..., *shared)`` for every block i."""
+        return [self.submit(fn, *row, *shared) for row in zip(*columns)]
+
+    def share(self, value):
+        """A handle on a small client-side value, sent once for all the tasks using it."""
+        return self.submit(_identity, value)
+
+    def item(self, handles, index):
+        """Handles on ``value[index]`` of each handle (task results are often tuples)."""
+        return [self.submit(_item, h, index) for h in handles]
+
+    def tree_sum(self, parts, pick=None):
+        """A handle on the sum of the tuples held by ``parts`` (``part[pick]`` if given).
+
+        The sum is a tree of tasks adding up to :attr:`fan_in` parts each, in
+        block order: the result does not depend on where the blocks live, and
+        only the small summed pieces move between workers.
+        """
+        parts = [self.submit(_sum_parts, pick, *parts[i:i + self.fan_in])
+                 for i in range(0, len(parts), self.fan_in)]
+        while len(parts) > 1:
+            parts = [self.submit(_sum_parts, None, *parts[i:i + self.fan_in])
+                     for i in range(0, len(parts), self.fan_in)]
+        return parts[0]
+
+    def gather(self, handles):
+        """The values of a list of handles, fetched in one round trip."""
+        if self.client is None:
+            return [h.value for h in handles]
+        self.round_trips += 1
+        return self.client.gather(handles)
+
+    def scatter_rows(self, A):
+        """Split a client-side array into handles lined up with X's row blocks.
+
+        Each piece is sent with a task that depends on its X block, so it
+        lands on the worker that holds the block.
+        """
+        bounds = np.cumsum((0,) + self.rows)
+        return [self.submit(_with_block, X_i, np.ascontiguousarray(A[a:b]))
+                for X_i, a, b in zip(self.blocks, bounds[:-1], bounds[1:])]
+
+    def to_dask(self, handles, n_columns, dtype):
+        """A dask array made of the (rows_i x n_columns) arrays the handles hold."""
+        import dask.array as da
+
+        if self.client is None:
+            return da.from_array(np.concatenate([h.value for h in handles], axis=0),
+                                 chunks=(self.rows, n_columns))
+        parts = [da.from_delayed(h, shape=(r, n_columns), dtype=dtype)
+                 for h, r in zip(handles, self.rows)]
+        return da.concatenate(parts, axis=0)
+
+
+def _with_block(X_i, A_i):
+    # X_i is only a dependency: it makes the scheduler place A_i with it
+    return A_i
