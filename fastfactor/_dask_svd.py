@@ -30,13 +30,14 @@ import numpy as np
 import scipy.linalg
 
 from . import svd as local
-from ._dask import BlockRunner
+from ._dask import BlockRunner, block_task
 
 # --------------------------------------------------------------------------
 # block tasks (run on the workers)
 # --------------------------------------------------------------------------
 
 
+@block_task
 def _block_stats(X_i):
     """Finite flag, ||X_i||^2, and (count, mean, M2) of each column, in float64."""
     X64 = np.asarray(X_i, dtype=np.float64)
@@ -73,54 +74,74 @@ class _ColumnMoments:
         return self.m2 / max(self.count, 1)
 
 
+@block_task
 def _block_astype(X_i, dtype):
     return np.ascontiguousarray(X_i, dtype=dtype)
 
 
-def _block_dot(X_i, B):
-    return X_i @ B
+@block_task
+def _view(Y_i, post, post_dtype, dtype):
+    """A tall piece's block: the stored block (or a task's ``(block, extra)``) times the
+    pending right factor ``post`` (a product in ``post_dtype``), in the piece's dtype."""
+    Y = Y_i[0] if isinstance(Y_i, tuple) else Y_i
+    if post is not None:
+        Y = Y.astype(post_dtype, copy=False) @ post
+    return Y.astype(dtype, copy=False)
 
 
-def _block_tdot(X_i, Y_i):
-    return (X_i.T @ Y_i,)
+def _gram64(Y):
+    Y64 = Y.astype(np.float64, copy=False)
+    return Y64.T @ Y64
 
 
-def _block_gram(Y_i):
-    Y64 = Y_i.astype(np.float64, copy=False)
-    return (Y64.T @ Y64,)
+@block_task
+def _block_dot_gram(X_i, B):
+    # X_i @ B, and its Gram matrix in the same task: a normalization usually follows
+    Y = X_i @ B
+    return Y, (_gram64(Y),)
 
 
-def _block_crossprod(A_i, B_i):
-    return (A_i.T @ B_i,)
+@block_task
+def _block_tdot(X_i, Y_i, *spec):
+    return (X_i.T @ _view(Y_i, *spec),)
 
 
-def _block_times(Y_i, B):
-    return Y_i @ B
+@block_task
+def _block_gram(Y_i, *spec):
+    return (_gram64(_view(Y_i, *spec)),)
 
 
-def _block_minus_times(W_i, Q_i, B):
-    return W_i - Q_i @ B
+@block_task
+def _block_crossprod(A_i, a_spec, B_i, b_spec):
+    return (_view(A_i, *a_spec).T @ _view(B_i, *b_spec),)
 
 
-def _block_hstack(*parts):
-    return np.hstack(parts)
+@block_task
+def _block_materialize(Y_i, *spec):
+    return _view(Y_i, *spec)
 
 
-def _block_columns(Y_i, start, stop):
-    return np.ascontiguousarray(Y_i[:, start:stop])
+@block_task
+def _block_minus_times(W_i, w_spec, Q_i, q_spec, B):
+    W = _view(W_i, *w_spec)
+    return W - _view(Q_i, *q_spec) @ B.astype(W.dtype, copy=False)
 
 
-def _block_scale_columns(Y_i, scale):
-    return Y_i * scale
+@block_task
+def _block_hstack(specs, *parts):
+    return np.hstack([_view(p, *spec) for p, spec in zip(parts, specs)])
 
 
-def _block_qr(Y_i):
-    r, l = Y_i.shape
+@block_task
+def _block_qr(Y_i, *spec):
+    Y = _view(Y_i, *spec)
+    r, l = Y.shape
     if r == 0:
-        return np.zeros((0, 0), Y_i.dtype), np.zeros((0, l), Y_i.dtype)
-    return scipy.linalg.qr(Y_i, mode="economic", check_finite=False)
+        return np.zeros((0, 0), Y.dtype), np.zeros((0, l), Y.dtype)
+    return scipy.linalg.qr(Y, mode="economic", check_finite=False)
 
 
+@block_task
 def _block_empty(X_i, width, dtype):
     return np.empty((X_i.shape[0], width), dtype=dtype)
 
@@ -130,76 +151,123 @@ def _block_empty(X_i, width, dtype):
 # --------------------------------------------------------------------------
 
 class _Tall:
-    """An (m x width) matrix held in row blocks lined up with X's, on the workers."""
+    """An (m x width) matrix held in row blocks lined up with X's, on the workers.
 
-    def __init__(self, runner, parts, width, dtype):
+    It is ``stored @ post`` in ``dtype``: right-multiplications by small
+    matrices (a triangular inverse, a column selection or scaling) are only
+    recorded here and done by the next task that reads the blocks, so that
+    a normalization followed by a product with X is one task per block, not
+    two. A task may also have stored its block with its Gram matrix, as
+    ``(block, (gram,))`` (``plain=False``); ``gram_ready`` says that Gram
+    matrix is the matrix's own (nothing pending since).
+    """
+
+    def __init__(self, runner, parts, width, dtype, post=None, gram_ready=False, plain=True,
+                 stored_dtype=None, post_dtype=None):
         self.runner = runner
         self.parts = parts
         self.shape = (sum(runner.rows), int(width))
         self.dtype = np.dtype(dtype)
+        self.post = post
+        self.post_dtype = self.dtype if post_dtype is None else np.dtype(post_dtype)
+        self.gram_ready = gram_ready and post is None
+        self.plain = plain
+        self.stored_dtype = self.dtype if stored_dtype is None else np.dtype(stored_dtype)
 
-    def _new(self, parts, width, dtype=None):
-        return _Tall(self.runner, parts, width, self.dtype if dtype is None else dtype)
+    @property
+    def spec(self):
+        """What a task needs besides a block to read it: (post, post_dtype, dtype)."""
+        return self.post, self.post_dtype, self.dtype
+
+    def _reduce(self, fn, *extra_columns, shared=()):
+        run = self.runner
+        parts = run.map(fn, self.parts, *extra_columns, shared=shared)
+        return run.gather([run.tree_sum(parts)])[0][0]
 
     def gram(self):
         """``Y^T Y`` in float64 (summed over the blocks: one round trip)."""
-        run = self.runner
-        return run.gather([run.tree_sum(run.map(_block_gram, self.parts))])[0][0]
+        if self.gram_ready:
+            run = self.runner
+            return run.gather([run.tree_sum(self.parts, pick=1)])[0][0]
+        return self._reduce(_block_gram, shared=self.spec)
 
     def crossprod(self, other):
         """``self^T @ other`` (one round trip)."""
         run = self.runner
-        return run.gather([run.tree_sum(run.map(_block_crossprod, self.parts,
-                                                other.parts))])[0][0]
+        parts = [run.submit(_block_crossprod, a, self.spec, b, other.spec)
+                 for a, b in zip(self.parts, other.parts)]
+        return run.gather([run.tree_sum(parts)])[0][0]
 
     def times(self, B):
-        """``self @ B`` for a small client-side B, block by block (no waiting)."""
+        """``self @ B`` for a small B (recorded, done by the next task reading the blocks).
+
+        The product is done in the dtype it would have in memory; two
+        recorded factors are merged only when that dtype is the same for both
+        (and no cast came between), else the first is done in a task first.
+        """
         B = np.asarray(B)
-        shared = self.runner.share(B)
-        return self._new(self.runner.map(_block_times, self.parts, shared=(shared,)),
-                         B.shape[1], np.result_type(self.dtype, B.dtype))
+        dtype = np.result_type(self.dtype, B.dtype)
+        if self.post is not None and not (self.post_dtype == dtype == self.dtype):
+            return self.materialized().times(B)
+        post = B if self.post is None else self.post @ B.astype(dtype, copy=False)
+        return _Tall(self.runner, self.parts, B.shape[1], dtype, post.astype(dtype, copy=False),
+                     plain=self.plain, stored_dtype=self.stored_dtype, post_dtype=dtype)
 
     def minus_times(self, Q, B):
         """``self - Q @ B`` block by block."""
-        shared = self.runner.share(np.asarray(B, dtype=self.dtype))
-        return self._new(self.runner.map(_block_minus_times, self.parts, Q.parts,
-                                         shared=(shared,)), self.shape[1])
+        run = self.runner
+        B = np.asarray(B, dtype=self.dtype)
+        parts = [run.submit(_block_minus_times, w, self.spec, q, Q.spec, B)
+                 for w, q in zip(self.parts, Q.parts)]
+        return _Tall(run, parts, self.shape[1], self.dtype)
 
     def astype(self, dtype):
-        if np.dtype(dtype) == self.dtype:
-            return self
-        return self._new(self.runner.map(_block_astype, self.parts, shared=(np.dtype(dtype),)),
-                         self.shape[1], dtype)
+        return _Tall(self.runner, self.parts, self.shape[1], dtype, self.post,
+                     self.gram_ready and np.dtype(dtype) == self.dtype, self.plain,
+                     self.stored_dtype, self.post_dtype)
 
     def columns(self, start, stop):
         stop = min(stop, self.shape[1])
         if (start, stop) == (0, self.shape[1]):
             return self
-        return self._new(self.runner.map(_block_columns, self.parts, shared=(start, stop)),
-                         max(stop - start, 0))
+        return self.times(np.eye(self.shape[1], dtype=self.dtype)[:, start:stop])
 
     def scale_columns(self, scale):
-        shared = self.runner.share(np.asarray(scale, dtype=self.dtype))
-        return self._new(self.runner.map(_block_scale_columns, self.parts, shared=(shared,)),
-                         self.shape[1])
+        return self.times(np.diag(np.asarray(scale, dtype=self.dtype)))
+
+    def materialized(self):
+        """The same matrix as plain blocks, nothing pending (for a dask array of it)."""
+        if self.post is None and self.plain and self.dtype == self.stored_dtype:
+            return self
+        run = self.runner
+        return _Tall(run, run.map(_block_materialize, self.parts, shared=self.spec),
+                     self.shape[1], self.dtype)
 
     @staticmethod
     def hstack(tall_parts):
         first = tall_parts[0]
-        parts = first.runner.map(_block_hstack, *[t.parts for t in tall_parts])
-        return first._new(parts, sum(t.shape[1] for t in tall_parts),
-                          np.result_type(*[t.dtype for t in tall_parts]))
+        run = first.runner
+        specs = [t.spec for t in tall_parts]
+        parts = [run.submit(_block_hstack, specs, *row)
+                 for row in zip(*[t.parts for t in tall_parts])]
+        return _Tall(run, parts, sum(t.shape[1] for t in tall_parts),
+                     np.result_type(*[t.dtype for t in tall_parts]))
 
     def tsqr(self):
         """Householder QR by a one-level TSQR: the Q blocks stay put, R comes back."""
         run = self.runner
-        parts = run.map(_block_qr, self.parts)
+        parts = run.map(_block_qr, self.parts, shared=self.spec)
         Rs = run.gather(run.item(parts, 1))
         Q2, R = scipy.linalg.qr(np.vstack(Rs), mode="economic", check_finite=False)
         bounds = np.cumsum([0] + [R_i.shape[0] for R_i in Rs])
         Q = [run.submit(_block_times, run.submit(_item, part, 0), Q2[a:b])
              for part, a, b in zip(parts, bounds[:-1], bounds[1:])]
-        return self._new(Q, Q2.shape[1]), R
+        return _Tall(run, Q, Q2.shape[1], self.dtype), R
+
+
+@block_task
+def _block_times(Y_i, B):
+    return Y_i @ B
 
 
 def _item(value, index):
@@ -336,15 +404,17 @@ class _Products:
         self.dtype = np.dtype(dtype)
         self.transpose = transpose
 
-    def _x_dot(self, B):  # X @ B: tall, stays in the blocks
+    def _x_dot(self, B):  # X @ B: tall, stays in the blocks (with its Gram matrix)
         B = np.ascontiguousarray(B, dtype=self.dtype)
         shared = self.runner.share(B)
-        return _Tall(self.runner, self.runner.map(_block_dot, self.blocks, shared=(shared,)),
-                     B.shape[1], self.dtype)
+        return _Tall(self.runner, self.runner.map(_block_dot_gram, self.blocks,
+                                                  shared=(shared,)),
+                     B.shape[1], self.dtype, gram_ready=True, plain=False)
 
     def _x_tdot(self, Y):  # X^T @ Y: small, summed over the blocks
         run = self.runner
-        return run.gather([run.tree_sum(run.map(_block_tdot, self.blocks, Y.parts))])[0][0]
+        parts = run.map(_block_tdot, self.blocks, Y.parts, shared=Y.astype(self.dtype).spec)
+        return run.gather([run.tree_sum(parts)])[0][0]
 
     def dot(self, B):
         return self._x_tdot(B) if self.transpose else self._x_dot(B)
@@ -395,6 +465,7 @@ class _Sketcher:
         return np.empty((rows, width), dtype=self.dtype)
 
 
+@block_task
 def _with_block(X_i, A_i):
     return A_i
 
@@ -572,9 +643,11 @@ def _all_singular_values(runner, shape):
 def explained_variance(result, U):
     """Per-column variance of the tall U (count, mean, M2 merged over the blocks)."""
     run = result.runner
-    moments = run.gather([run.tree_sum(run.map(_block_moments, U.parts))])[0][0]
+    moments = run.gather([run.tree_sum(run.map(_block_moments, U.parts,
+                                               shared=U.spec))])[0][0]
     return moments.variance()
 
 
-def _block_moments(Y_i):
-    return (_block_stats(Y_i)[2],)
+@block_task
+def _block_moments(Y_i, *spec):
+    return (_block_stats(_view(Y_i, *spec))[2],)

@@ -832,7 +832,8 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
             sketch_dtype=self.sketch_dtype)
         S = fit.S
         signs = _sign_flips(fit.Vt).astype(X.dtype, copy=False)
-        X_new = fit.U.scale_columns(signs * S)  # U * S with the flipped signs, in blocks
+        # U * S with the flipped signs, computed in the blocks
+        X_new = fit.U.scale_columns(signs * S).materialized()
         self.components_ = fit.Vt * signs[:, None]
         self.singular_values_ = S
         self.n_components_ = len(S)
