@@ -169,8 +169,17 @@ class BlockRunner:
         """``fn(columns[0][i], columns[1][i], ..., *shared)`` for every block i."""
         return [self.submit(fn, *row, *shared) for row in zip(*columns)]
 
+    #: a client-side array up to this size goes inside every task that uses it;
+    #: a larger one is sent once and fetched by the workers (one more hop)
+    inline_bytes = 1 << 20
+
     def share(self, value):
-        """A handle on a small client-side value, sent once for all the tasks using it."""
+        """A client-side value for every block's task: inline if small, else sent once."""
+        size = sum(getattr(v, "nbytes", 0) for v in (value if isinstance(value, tuple)
+                                                     else (value,)))
+        if size * max(len(self.blocks), 1) <= 8 * self.inline_bytes and size <= \
+                self.inline_bytes:
+            return value
         return self.submit(_identity, value)
 
     def item(self, handles, index):

@@ -3,13 +3,14 @@
 Per iteration, one task per row block updates its block of W with the
 compiled kernels (HALS or multiplicative) and, in the same task, computes
 the k x n and k x k pieces the H update needs (``W_i^T X_i``, ``W_i^T W_i``,
-or the beta-divergence terms); a tree of tasks sums those, the client
-gathers the sum (the iteration's one wait), updates H, and the next round's
-tasks get the new H. Everything is submitted on futures
+or the beta-divergence terms); a tree of tasks sums those, and one more task
+updates H where the sum ends up. The next iteration's block tasks take that
+H directly, so the client is not on the critical path: it submits iteration
+t + 1, then waits (once) for the few numbers of iteration t that decide
+convergence (the violation, the loss). Everything is submitted on futures
 (:class:`fastfactor._dask.BlockRunner`): X's blocks are computed once and
-kept on the workers, each W block stays on the worker of its X block, and no
-dask graph is rebuilt per iteration. Only the beta != 2 multiplicative
-solver with ``tol > 0`` waits once more, every 10 iterations, for its loss.
+kept on the workers, each W block stays on the worker of its X block, only
+k x n pieces move, and no dask graph is rebuilt per iteration.
 
 A worker that dies mid-fit loses its W blocks; the fit then restarts from the
 last copy of the complete state it keeps on the client (taken every
@@ -57,10 +58,15 @@ def _W_of(state):
 
 
 # ------------------------------------------------------------------ block tasks
+#
+# ``h`` is the H state of the previous iteration, a tuple (Ht, HHt_reg, report)
+# made by an H-update task (or sent by the client at the start); ``params`` are
+# the small per-iteration arguments, sent with each task.
 
 @block_task
-def _hals_block(X_i, W_state, shared):
-    Ht, HHt_reg, l1_reg_W, perm, inner, inner_tol, n_threads = shared
+def _hals_block(X_i, W_state, h, params):
+    Ht, HHt_reg = h[0], h[1]
+    l1_reg_W, perm, inner, inner_tol, n_threads = params
     W_i = _W_of(W_state)
     X_i = np.ascontiguousarray(X_i, dtype=W_i.dtype)
     W_i = W_i.copy()
@@ -73,10 +79,11 @@ def _hals_block(X_i, W_state, shared):
 
 
 @block_task
-def _mu_block(X_i, W_state, shared):
+def _mu_block(X_i, W_state, h, params):
     from .nmf import _mu_H_terms, _mu_W_terms
 
-    Ht, beta, l1_reg_W, l2_reg_W, gamma, zero_W, n_threads = shared
+    Ht = h[0]
+    beta, l1_reg_W, l2_reg_W, gamma, zero_W, n_threads = params
     W_i = _W_of(W_state)
     X_i = np.ascontiguousarray(X_i, dtype=W_i.dtype)
     W_i = W_i.copy()
@@ -89,20 +96,80 @@ def _mu_block(X_i, W_state, shared):
                       n_threads=n_threads)
     if beta == 2:
         return W_i, (data.tdot(W_i), W_i.T @ W_i)
-    if beta == 1:  # the denominator is W's column sums, fixed up on the client
+    if beta == 1:  # the denominator is W's column sums, fixed up in the H update
         num, _ = _mu_H_terms(data, W_i, Ht, beta)
         return W_i, (num, W_i.sum(axis=0))
     return W_i, _mu_H_terms(data, W_i, Ht, beta)
 
 
 @block_task
-def _loss_block(X_i, W_state, shared):
+def _loss_block(X_i, W_state, h, params):
     from .nmf import beta_divergence
 
-    Ht, beta, n_threads = shared
+    beta, n_threads = params
     W_i = _W_of(W_state)
     X_i = np.ascontiguousarray(X_i, dtype=W_i.dtype)
-    return (np.array(beta_divergence(NMFData(X_i, n_threads), W_i, Ht, beta)),)
+    return (np.array(beta_divergence(NMFData(X_i, n_threads), W_i, h[0], beta)),)
+
+
+# ------------------------------------------------------------------ H-update tasks
+#
+# They run where the summed statistics end up (a worker, or this process), so
+# the next iteration's block tasks can start without the client; they return
+# the new H state, whose ``report`` (a few numbers) is all the client waits for.
+
+@block_task
+def _hals_H(total, h, params):
+    from . import nmf as local
+
+    XtW, WtW, violation = total
+    l1_reg_H, l2_reg_H, l2_reg_W, perm, inner, inner_tol, n_threads, sq_norm = params
+    XtW_reg, WtW_reg = local._regularized(XtW, WtW, l1_reg_H, l2_reg_H)
+    Ht = h[0].copy()
+    violation = float(violation) + kernels.hals_update(Ht, XtW_reg, WtW_reg, perm, inner,
+                                                       inner_tol, n_threads=n_threads)
+    HHt = Ht.T @ Ht
+    cross = float(np.vdot(Ht.astype(np.float64), XtW.astype(np.float64)))
+    loss = local.frobenius_from_gram(sq_norm, cross, WtW, HHt)
+    return Ht, _with_l2(HHt, l2_reg_W), (violation, loss)
+
+
+def _with_l2(HHt, l2_reg):
+    """H H^T + l2 I: the Gram matrix the next W update uses (a copy)."""
+    HHt = HHt.copy()
+    if l2_reg:
+        HHt.flat[:: HHt.shape[0] + 1] += l2_reg
+    return HHt
+
+
+@block_task
+def _mu_H(total, h, params):
+    from . import nmf as local
+
+    beta, l1_reg_H, l2_reg_H, gamma, zero_H, n_threads, sq_norm, gram_loss = params
+    Ht = h[0].copy()
+    k = Ht.shape[1]
+    if beta == 2:
+        XtW, WtW = total
+        numerator, denominator = XtW, Ht @ WtW
+    elif beta == 1:
+        numerator, W_sum = total
+        W_sum = W_sum.copy()
+        W_sum[W_sum == 0] = 1.0
+        denominator = W_sum.reshape(1, k)
+    else:
+        numerator, denominator = total
+    kernels.mu_update(Ht, numerator, denominator, l1_reg_H, l2_reg_H, gamma, zero_H,
+                      n_threads=n_threads)
+    loss = None
+    if gram_loss:  # Frobenius loss from the Gram matrices at hand: no extra pass
+        cross = float(np.vdot(Ht.astype(np.float64), XtW.astype(np.float64)))
+        loss = local.frobenius_from_gram(sq_norm, cross, WtW, Ht.T @ Ht)
+    return Ht, None, (loss,)
+
+
+def _report(h):
+    return h[2]
 
 
 # --------------------------------------------------------------------- the fit
@@ -158,26 +225,18 @@ class DaskNMF:
         """The (m x k) W blocks as a dask array, without bringing them to the client."""
         return self.runner.to_dask(self.runner.map(_W_of, W_blocks), k, self.dtype)
 
-    def _round(self, task, W_blocks, shared, want_W=False):
-        """One task per block: the new W blocks (left on the workers) and the summed stats.
-
-        ``shared`` (H and the other small arguments) is sent once for all
-        the tasks. With ``want_W`` the new W also comes back (for a snapshot
-        or a checkpoint) in the same wait as the stats.
-        """
-        run = self.runner
-        outs = run.map(task, run.blocks, W_blocks, shared=(run.share(shared),))
-        wanted = [run.tree_sum(outs, pick=1)]
-        if want_W:
-            wanted += run.map(_W_of, outs)
-        values = run.gather(wanted)
-        return outs, values[0], np.concatenate(values[1:], axis=0) if want_W else None
+    def share_H(self, Ht, HHt_reg=None):
+        """A handle on an H state made on the client (sent once to the workers)."""
+        return self.runner.share((Ht, HHt_reg, None))
 
     def loss(self, W_blocks, Ht, beta):
+        """The beta-divergence of (W, H), summed over the blocks (one wait)."""
+        return float(self.runner.gather([self._loss(W_blocks, self.share_H(Ht), beta)])[0][0])
+
+    def _loss(self, W_blocks, h, beta):
         run = self.runner
-        parts = run.map(_loss_block, run.blocks, W_blocks,
-                        shared=(run.share((Ht, beta, self.n_threads)),))
-        return float(run.gather([run.tree_sum(parts)])[0][0])
+        return run.tree_sum(run.map(_loss_block, run.blocks, W_blocks,
+                                    shared=(h, (beta, self.n_threads))))
 
     # -- solvers ----------------------------------------------------------
     def run(self, W, Ht, solver, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W,
@@ -186,6 +245,13 @@ class DaskNMF:
         """Fit from numpy W (m x k) and Ht (n x k).
 
         Returns the W blocks (still on the workers), Ht, n_iter and the losses.
+
+        Each iteration is one round of tasks (:meth:`_submit`). The client
+        submits iteration t + 1 before it waits for the few numbers that
+        say whether iteration t converged, so the workers never wait for the
+        client; if t did converge, t + 1 is dropped (and the random draws it
+        made are undone). Iterations that must bring W back (snapshots,
+        checkpoints) are waited for before the next one is submitted.
         """
         from .nmf import _decode_rng_state, _encode_rng_state, _mu_gamma
         from ._validation import check_random_state
@@ -202,130 +268,161 @@ class DaskNMF:
                 rng.set_state(_decode_rng_state(resume["rng_state"]))
         m, n = self.shape
         k = W.shape[1]
+        cfg = dict(solver=solver, beta=beta, tol=tol, l1_reg_W=l1_reg_W, l1_reg_H=l1_reg_H,
+                   l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H, shuffle=shuffle, k=k)
         if solver == "cd":
             nnz = m * n
-            inner_W = inner_H = max_inner_iter
+            cfg["inner_W"] = cfg["inner_H"] = max_inner_iter
             if max_inner_iter == "auto":
-                inner_W = local._inner_sweeps(m, k, 2 * nnz * k + n * k * k)
-                inner_H = local._inner_sweeps(n, k, 2 * nnz * k + m * k * k)
+                cfg["inner_W"] = local._inner_sweeps(m, k, 2 * nnz * k + n * k * k)
+                cfg["inner_H"] = local._inner_sweeps(n, k, 2 * nnz * k + m * k * k)
+            HHt_reg = _with_l2(Ht.T @ Ht, l2_reg_W)
         else:
-            gamma = _mu_gamma(beta)
+            cfg["gamma"] = _mu_gamma(beta)
+            HHt_reg = None
+        run = self.runner
         W_blocks = self.scatter_W(W)
+        h = self.share_H(Ht, HHt_reg)
         if solver != "cd" and state["error_at_init"] is None:
-            state["error_at_init"] = float(np.sqrt(2 * self.loss(W_blocks, Ht, beta)))
+            state["error_at_init"] = float(np.sqrt(2 * run.gather([self._loss(
+                W_blocks, h, beta)])[0][0]))
             state["previous_error"] = state["error_at_init"]
         n_iter = state["n_iter"]
         # the state to restart from if a worker dies (W is still on the client here)
-        snapshot = (W, Ht.copy(), dict(state), list(state["losses"]), rng.get_state())
+        snapshot = (W, (Ht.copy(), HHt_reg, None), dict(state), list(state["losses"]),
+                    rng.get_state())
         attempts = 0
+        ahead = None  # iteration n_iter + 1, submitted before n_iter's numbers came back
+        lookahead = run.client is not None  # in process, a dropped iteration is pure waste
         while n_iter < max_iter:
-            # W comes back only for a snapshot or a checkpoint, in the iteration's one wait
-            want_W = callback is not None or (n_iter + 1) % _SNAPSHOT_EVERY == 0
             try:
-                W_blocks, Ht, done, W_full = self._iterate(
-                    solver, W_blocks, Ht, n_iter + 1, state, rng, beta=beta, tol=tol,
-                    l1_reg_W=l1_reg_W, l1_reg_H=l1_reg_H, l2_reg_W=l2_reg_W,
-                    l2_reg_H=l2_reg_H, verbose=verbose, shuffle=shuffle,
-                    inner=(inner_W, inner_H) if solver == "cd" else None,
-                    gamma=None if solver == "cd" else gamma, want_W=want_W)
+                current = ahead or self._submit(n_iter + 1, W_blocks, h, rng, cfg)
+                ahead = None
+                t = current.n_iter
+                sync = callback is not None or t % _SNAPSHOT_EVERY == 0
+                if lookahead and not sync and t < max_iter:
+                    ahead = self._submit(t + 1, current.outs, current.h, rng, cfg)
+                # the iteration's one wait: its numbers (and W and H when needed)
+                wanted = [current.h if sync else current.report]
+                if current.loss is not None:
+                    wanted.append(current.loss)
+                if sync:
+                    wanted += run.map(_W_of, current.outs)
+                values = run.gather(wanted)
             except Exception as exc:  # a lost worker: restart from the snapshot
                 if not _is_lost_work(exc) or attempts >= 3:
                     raise
                 attempts += 1
                 _log.info("lost work in iteration %d (%s); restarting from iteration %d",
                           n_iter + 1, type(exc).__name__, snapshot[2]["n_iter"])
-                W_snap, Ht_snap, state_snap, losses_snap, rng_snap = snapshot
+                ahead = None
+                W_snap, h_snap, state_snap, losses_snap, rng_snap = snapshot
                 state = dict(state_snap, losses=list(losses_snap))
                 rng.set_state(rng_snap)
-                Ht = Ht_snap.copy()
                 W_blocks = self.scatter_W(W_snap)
+                h = self.share_H(h_snap[0].copy(), h_snap[1])
                 n_iter = state["n_iter"]
                 continue
-            n_iter += 1
-            state["n_iter"] = n_iter
+            h_value = values.pop(0) if sync else None
+            report = h_value[2] if sync else values.pop(0)
+            loss = float(values.pop(0)[0]) if current.loss is not None else None
+            done = self._account(cfg, t, report, loss, state, verbose)
+            n_iter = state["n_iter"] = t
+            W_blocks, h = current.outs, current.h
             if done:
+                if ahead is not None:  # undo what the dropped iteration drew
+                    rng.set_state(ahead.rng_before)
+                    ahead = None
                 break
-            if n_iter % _SNAPSHOT_EVERY == 0:
-                snapshot = (W_full, Ht.copy(), dict(state), list(state["losses"]),
+            if not sync:
+                continue
+            W_full = np.concatenate(values, axis=0)
+            if t % _SNAPSHOT_EVERY == 0:
+                snapshot = (W_full, h_value, dict(state), list(state["losses"]),
                             rng.get_state())
                 # restart the W blocks from the snapshot's data: each round's tasks
                 # depend on the previous round's, and the scheduler keeps that whole
                 # chain (with every round's H) while its end is held
                 W_blocks = self.scatter_W(W_full)
+                h = self.share_H(h_value[0], h_value[1])
             if callback is not None:
-                full = dict(state, W=W_full, Ht=Ht)
+                full = dict(state, W=W_full, Ht=h_value[0])
                 if solver == "cd":
                     full["rng_state"] = _encode_rng_state(rng.get_state())
                 callback(full)
+        Ht = np.array(run.gather([h])[0][0])
         return W_blocks, Ht, n_iter, state["losses"]
 
-    def _iterate(self, solver, W_blocks, Ht, n_iter, state, rng, *, beta, tol, l1_reg_W,
-                 l1_reg_H, l2_reg_W, l2_reg_H, verbose, shuffle, inner, gamma, want_W):
-        """One outer iteration: one round of block tasks, one wait, the H update here.
+    def _submit(self, n_iter, W_blocks, h, rng, cfg):
+        """Submit iteration ``n_iter``: one task per block, their tree sum, the H update.
 
-        Returns the new W blocks, Ht, whether the fit has converged, and the
-        whole new W when ``want_W`` (else None).
+        Nothing waits here. The random draws (the sweep orders of a shuffled
+        HALS) happen here, in the same order as in the single-machine solver.
         """
         from . import nmf as local
 
-        k = Ht.shape[1]
-        if solver == "cd":
-            HHt_reg = Ht.T @ Ht
-            if l2_reg_W:
-                HHt_reg.flat[:: k + 1] += l2_reg_W
-            perm = rng.permutation(k) if shuffle else None
-            W_blocks, (XtW, WtW, violation), W_full = self._round(
-                _hals_block, W_blocks, (Ht, HHt_reg, l1_reg_W, perm, inner[0],
-                                        local._INNER_DELTA ** 2, self.n_threads), want_W)
-            violation = float(violation)
-            XtW_reg, WtW_reg = local._regularized(XtW, WtW, l1_reg_H, l2_reg_H)
-            perm = rng.permutation(k) if shuffle else None
-            Ht = Ht.copy()
-            violation += kernels.hals_update(Ht, XtW_reg, WtW_reg, perm, inner[1],
-                                             local._INNER_DELTA ** 2, n_threads=self.n_threads)
-            cross = float(np.vdot(Ht.astype(np.float64), XtW.astype(np.float64)))
-            state["losses"].append(local.frobenius_from_gram(self.sq_norm, cross, WtW,
-                                                             Ht.T @ Ht))
+        run = self.runner
+        rng_before = rng.get_state() if cfg["shuffle"] else None
+        k, loss = cfg["k"], None
+        inner_tol = local._INNER_DELTA ** 2
+        if cfg["solver"] == "cd":
+            perm = rng.permutation(k) if cfg["shuffle"] else None
+            outs = run.map(_hals_block, run.blocks, W_blocks, shared=(h, (
+                cfg["l1_reg_W"], perm, cfg["inner_W"], inner_tol, self.n_threads)))
+            perm = rng.permutation(k) if cfg["shuffle"] else None
+            h = run.submit(_hals_H, run.tree_sum(outs, pick=1), h, (
+                cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["l2_reg_W"], perm, cfg["inner_H"],
+                inner_tol, self.n_threads, self.sq_norm))
+        else:
+            beta = cfg["beta"]
+            zero_W = np.finfo(np.float64).eps if beta < 1 else 0.0
+            zero_H = np.finfo(np.float64).eps if beta <= 1 else 0.0
+            check = cfg["tol"] > 0 and n_iter % 10 == 0
+            outs = run.map(_mu_block, run.blocks, W_blocks, shared=(h, (
+                beta, cfg["l1_reg_W"], cfg["l2_reg_W"], cfg["gamma"], zero_W, self.n_threads)))
+            h = run.submit(_mu_H, run.tree_sum(outs, pick=1), h, (
+                beta, cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["gamma"], zero_H, self.n_threads,
+                self.sq_norm, check and beta == 2))
+            if check and beta != 2:  # a pass over X for the loss, in the same wait
+                loss = self._loss(outs, h, beta)
+        return _Round(n_iter, outs, h, run.submit(_report, h), loss, rng_before)
+
+    @staticmethod
+    def _account(cfg, n_iter, report, loss, state, verbose):
+        """Record iteration ``n_iter``'s numbers in ``state``; True when it converged."""
+        tol = cfg["tol"]
+        if cfg["solver"] == "cd":
+            violation, value = report
+            state["losses"].append(value)
             if n_iter == 1 or state["violation_init"] is None:
                 state["violation_init"] = violation
             if state["violation_init"] == 0:
-                return W_blocks, Ht, True, W_full
+                return True
             if verbose:
                 print(f"iteration {n_iter:4d}  violation: "
                       f"{violation / state['violation_init']:.3e}")
-            return W_blocks, Ht, violation / state["violation_init"] <= tol, W_full
-        zero_W = np.finfo(np.float64).eps if beta < 1 else 0.0
-        zero_H = np.finfo(np.float64).eps if beta <= 1 else 0.0
-        W_blocks, stats, W_full = self._round(
-            _mu_block, W_blocks, (Ht, beta, l1_reg_W, l2_reg_W, gamma, zero_W, self.n_threads),
-            want_W)
-        Ht = Ht.copy()
-        if beta == 2:
-            XtW, WtW = stats
-            numerator, denominator = XtW, Ht @ WtW
-        elif beta == 1:
-            numerator, W_sum = stats
-            W_sum = W_sum.copy()
-            W_sum[W_sum == 0] = 1.0
-            denominator = W_sum.reshape(1, k)
-        else:
-            numerator, denominator = stats
-        kernels.mu_update(Ht, numerator, denominator, l1_reg_H, l2_reg_H, gamma, zero_H,
-                          n_threads=self.n_threads)
-        if tol > 0 and n_iter % 10 == 0:
-            if beta == 2:  # from the Gram matrices the round brought back: no extra pass
-                cross = float(np.vdot(Ht.astype(np.float64), XtW.astype(np.float64)))
-                loss = local.frobenius_from_gram(self.sq_norm, cross, WtW, Ht.T @ Ht)
-            else:
-                loss = self.loss(W_blocks, Ht, beta)
-            state["losses"].append(loss)
-            error = np.sqrt(2 * loss)
-            if verbose:
-                print(f"Epoch {n_iter:02d} error: {error:f}")
-            if (state["previous_error"] - error) / state["error_at_init"] < tol:
-                return W_blocks, Ht, True, W_full
-            state["previous_error"] = float(error)
-        return W_blocks, Ht, False, W_full
+            return violation / state["violation_init"] <= tol
+        if not (tol > 0 and n_iter % 10 == 0):
+            return False
+        value = report[0] if loss is None else loss
+        state["losses"].append(value)
+        error = np.sqrt(2 * value)
+        if verbose:
+            print(f"Epoch {n_iter:02d} error: {error:f}")
+        if (state["previous_error"] - error) / state["error_at_init"] < tol:
+            return True
+        state["previous_error"] = float(error)
+        return False
+
+
+class _Round:
+    """The handles of one submitted iteration."""
+
+    __slots__ = ("n_iter", "outs", "h", "report", "loss", "rng_before")
+
+    def __init__(self, n_iter, outs, h, report, loss, rng_before):
+        self.n_iter, self.outs, self.h, self.report = n_iter, outs, h, report
+        self.loss, self.rng_before = loss, rng_before
 
 
 def _is_lost_work(exc):

@@ -55,6 +55,35 @@ def test_distributed_fit_equals_local_fit(client, problem, config):
     assert dist.reconstruction_err_ == pytest.approx(local.reconstruction_err_, rel=1e-10)
 
 
+@pytest.mark.parametrize("config", [dict(solver="cd", shuffle=True, tol=1e-2),
+                                    dict(solver="mu", beta_loss=1.5, tol=1e-2),
+                                    dict(solver="mu", tol=3e-3)],
+                         ids=["cd-shuffle", "mu-1.5", "mu"])
+def test_distributed_fit_stops_where_the_local_fit_does(client, problem, config):
+    """Iteration t + 1 is submitted before t's convergence is known; it must not count."""
+    X, W0, H0 = problem
+    rng_local, rng_dist = np.random.RandomState(0), np.random.RandomState(0)
+    local = ff.NMF(6, init="custom", max_iter=300, random_state=rng_local, **config)
+    local.fit(X, W=W0.copy(), H=H0.copy())
+    assert 10 < local.n_iter_ < 300 and local.n_iter_ % 10 != 5  # stops early
+    dist = ff.NMF(6, init="custom", max_iter=300, random_state=rng_dist, **config)
+    dist.fit(da.from_array(X, chunks=(150, 80)), W=W0.copy(), H=H0.copy())
+    assert dist.n_iter_ == local.n_iter_
+    np.testing.assert_allclose(dist.components_, local.components_, rtol=1e-9,
+                               atol=1e-11 * local.components_.max())
+    np.testing.assert_allclose(dist.loss_history_, local.loss_history_, rtol=1e-9)
+    # the draws of the dropped iteration were undone: the generators are in step
+    assert rng_dist.randint(2**31) == rng_local.randint(2**31)
+
+
+def test_negative_entry_in_one_block_is_found(problem):
+    X, _, _ = problem
+    X = X.copy()
+    X[310, 4] = -0.25  # one block has a negative minimum, the others positive ones
+    with pytest.raises(ValueError, match=r"min found: -0\.25"):
+        ff.NMF(3).fit(da.from_array(X, chunks=(100, 80)))
+
+
 def test_default_scheduler_without_client(problem):
     X, W0, H0 = problem
     local = ff.NMF(6, init="custom", max_iter=10).fit(X, W=W0.copy(), H=H0.copy())
@@ -81,21 +110,33 @@ def test_init_from_distributed_svd(client, problem):
     assert model.reconstruction_err_ == pytest.approx(local.reconstruction_err_, rel=0.02)
 
 
-def test_a_killed_worker_does_not_change_the_result(client, problem):
+@pytest.mark.parametrize("victims", ["one", "all"])
+def test_a_killed_worker_does_not_change_the_result(client, problem, caplog, victims):
+    """Lost blocks are recomputed by the scheduler when their inputs survive; when they
+    cannot be (all workers died, and the scattered W with them), the fit restarts from
+    its last snapshot. Either way the model is the one of the local fit."""
+    import logging
+
+    from fastfactor._dask_nmf import _SNAPSHOT_EVERY
+
     X, W0, H0 = problem
     local = ff.NMF(6, init="custom", max_iter=30, tol=0).fit(X, W=W0.copy(), H=H0.copy())
     killed = []
 
-    def kill_one_worker(state):
-        if state["n_iter"] == 7 and not killed:
-            worker = sorted(client.scheduler_info()["workers"])[0]
-            client.run(os._exit, 1, workers=[worker], on_error="ignore")
-            killed.append(worker)
+    def kill_workers(state):  # after the first snapshot, so a restart starts from it
+        if state["n_iter"] == _SNAPSHOT_EVERY + 3 and not killed:
+            workers = sorted(client.scheduler_info()["workers"])
+            workers = workers[:1] if victims == "one" else workers
+            client.run(os._exit, 1, workers=workers, on_error="ignore")
+            killed.extend(workers)
 
     model = ff.NMF(6, init="custom", max_iter=30, tol=0)
     Xd = da.from_array(X, chunks=(100, 80))
-    model._fit_dask(Xd, W=W0.copy(), H=H0.copy(), callback=kill_one_worker)
+    with caplog.at_level(logging.INFO, logger="fastfactor._dask_nmf"):
+        model._fit_dask(Xd, W=W0.copy(), H=H0.copy(), callback=kill_workers)
     assert killed
+    if victims == "all":
+        assert f"restarting from iteration {_SNAPSHOT_EVERY}" in caplog.text
     np.testing.assert_allclose(model.components_, local.components_, rtol=1e-9,
                                atol=1e-11 * local.components_.max())
     client.wait_for_workers(2, timeout=60)
