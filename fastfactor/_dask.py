@@ -1,4 +1,11 @@
-"""Dask plumbing shared by the distributed paths: detection, row blocks, tree sums."""
+"""Dask plumbing shared by the distributed paths.
+
+Detection and preparation of dask arrays, and :class:`BlockRunner`, which
+runs one task per row block where the block lives (futures on a
+``distributed`` cluster, or in process) and sums their small results in a
+tree. ``tree_sum`` is the older ``dask.delayed`` helper the Gaussian-mixture
+path uses.
+"""
 import functools
 
 import numpy as np
@@ -156,7 +163,6 @@ class BlockRunner:
         else:
             self.blocks = [_LazyBlock(d) for d in delayed]
         self.rows = tuple(int(r) for r in X.chunks[0])
-        self.round_trips = 0  # calls that waited for the cluster (for the benchmark)
 
     def submit(self, fn, *args):
         """``fn(*args)`` as a task; handles among ``args`` are replaced by their values."""
@@ -169,16 +175,16 @@ class BlockRunner:
         """``fn(columns[0][i], columns[1][i], ..., *shared)`` for every block i."""
         return [self.submit(fn, *row, *shared) for row in zip(*columns)]
 
-    #: a client-side array up to this size goes inside every task that uses it;
-    #: a larger one is sent once and fetched by the workers (one more hop)
-    inline_bytes = 1 << 20
+    #: a client-side value whose copies for all the blocks' tasks add up to at
+    #: most this many bytes goes inside each task; a larger one is sent once and
+    #: fetched by the workers from where it lands (one more hop on the way)
+    inline_bytes = 8 << 20
 
     def share(self, value):
-        """A client-side value for every block's task: inline if small, else sent once."""
-        size = sum(getattr(v, "nbytes", 0) for v in (value if isinstance(value, tuple)
-                                                     else (value,)))
-        if size * max(len(self.blocks), 1) <= 8 * self.inline_bytes and size <= \
-                self.inline_bytes:
+        """A client-side value (array, or tuple of them) for every block's task."""
+        items = value if isinstance(value, tuple) else (value,)
+        size = sum(getattr(v, "nbytes", 0) for v in items)
+        if size * len(self.blocks) <= self.inline_bytes:
             return value
         return self.submit(_identity, value)
 
@@ -204,7 +210,6 @@ class BlockRunner:
         """The values of a list of handles, fetched in one round trip."""
         if self.client is None:
             return [h.value for h in handles]
-        self.round_trips += 1
         return self.client.gather(handles)
 
     def scatter_rows(self, A):
@@ -220,7 +225,6 @@ class BlockRunner:
         pieces = [np.ascontiguousarray(A[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
         if self.client is None:
             return [_Value(p) for p in pieces]
-        self.round_trips += 1
         return self.client.scatter(pieces, hash=False)
 
     def to_dask(self, handles, n_columns, dtype):

@@ -217,10 +217,6 @@ class DaskNMF:
         """Split W into blocks lined up with X's row blocks, each sent to its X block."""
         return self.runner.scatter_rows(W)
 
-    def gather_W(self, W_blocks):
-        run = self.runner
-        return np.concatenate(run.gather(run.map(_W_of, W_blocks)), axis=0)
-
     def W_array(self, W_blocks, k):
         """The (m x k) W blocks as a dask array, without bringing them to the client."""
         return self.runner.to_dask(self.runner.map(_W_of, W_blocks), k, self.dtype)
@@ -253,9 +249,8 @@ class DaskNMF:
         made are undone). Iterations that must bring W back (snapshots,
         checkpoints) are waited for before the next one is submitted.
         """
-        from .nmf import _decode_rng_state, _encode_rng_state, _mu_gamma
+        from .nmf import _decode_rng_state, _encode_rng_state
         from ._validation import check_random_state
-        from . import nmf as local
 
         rng = check_random_state(random_state)
         state = dict(n_iter=0, losses=[], violation_init=None,
@@ -266,20 +261,10 @@ class DaskNMF:
             if "rng_state" in resume:
                 rng = np.random.RandomState()
                 rng.set_state(_decode_rng_state(resume["rng_state"]))
-        m, n = self.shape
-        k = W.shape[1]
-        cfg = dict(solver=solver, beta=beta, tol=tol, l1_reg_W=l1_reg_W, l1_reg_H=l1_reg_H,
-                   l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H, shuffle=shuffle, k=k)
-        if solver == "cd":
-            nnz = m * n
-            cfg["inner_W"] = cfg["inner_H"] = max_inner_iter
-            if max_inner_iter == "auto":
-                cfg["inner_W"] = local._inner_sweeps(m, k, 2 * nnz * k + n * k * k)
-                cfg["inner_H"] = local._inner_sweeps(n, k, 2 * nnz * k + m * k * k)
-            HHt_reg = _with_l2(Ht.T @ Ht, l2_reg_W)
-        else:
-            cfg["gamma"] = _mu_gamma(beta)
-            HHt_reg = None
+        cfg = self._config(solver, W.shape[1], beta=beta, tol=tol, l1_reg_W=l1_reg_W,
+                           l1_reg_H=l1_reg_H, l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H,
+                           shuffle=shuffle, max_inner_iter=max_inner_iter)
+        HHt_reg = _with_l2(Ht.T @ Ht, l2_reg_W) if solver == "cd" else None
         run = self.runner
         W_blocks = self.scatter_W(W)
         h = self.share_H(Ht, HHt_reg)
@@ -316,11 +301,7 @@ class DaskNMF:
                 _log.info("lost work in iteration %d (%s); restarting from iteration %d",
                           n_iter + 1, type(exc).__name__, snapshot[2]["n_iter"])
                 ahead = None
-                W_snap, h_snap, state_snap, losses_snap, rng_snap = snapshot
-                state = dict(state_snap, losses=list(losses_snap))
-                rng.set_state(rng_snap)
-                W_blocks = self.scatter_W(W_snap)
-                h = self.share_H(h_snap[0].copy(), h_snap[1])
+                state, W_blocks, h = self._restore(snapshot, rng)
                 n_iter = state["n_iter"]
                 continue
             h_value = values.pop(0) if sync else None
@@ -352,6 +333,30 @@ class DaskNMF:
                 callback(full)
         Ht = np.array(run.gather([h])[0][0])
         return W_blocks, Ht, n_iter, state["losses"]
+
+    def _config(self, solver, k, *, beta, tol, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg_H,
+                shuffle, max_inner_iter):
+        """The solver's settings, as the single-machine solver derives them."""
+        from . import nmf as local
+
+        cfg = dict(solver=solver, beta=beta, tol=tol, l1_reg_W=l1_reg_W, l1_reg_H=l1_reg_H,
+                   l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H, shuffle=shuffle, k=k)
+        if solver != "cd":
+            cfg["gamma"] = local._mu_gamma(beta)
+            return cfg
+        m, n = self.shape
+        cfg["inner_W"] = cfg["inner_H"] = max_inner_iter
+        if max_inner_iter == "auto":  # dense X: every entry is a non-zero
+            cfg["inner_W"] = local._inner_sweeps(m, k, 2 * m * n * k + n * k * k)
+            cfg["inner_H"] = local._inner_sweeps(n, k, 2 * m * n * k + m * k * k)
+        return cfg
+
+    def _restore(self, snapshot, rng):
+        """State, W blocks and H state of a snapshot, sent back to the workers."""
+        W_snap, h_snap, state_snap, losses_snap, rng_snap = snapshot
+        rng.set_state(rng_snap)
+        return (dict(state_snap, losses=list(losses_snap)), self.scatter_W(W_snap),
+                self.share_H(h_snap[0].copy(), h_snap[1]))
 
     def _submit(self, n_iter, W_blocks, h, rng, cfg):
         """Submit iteration ``n_iter``: one task per block, their tree sum, the H update.

@@ -84,12 +84,23 @@ def test_negative_entry_in_one_block_is_found(problem):
         ff.NMF(3).fit(da.from_array(X, chunks=(100, 80)))
 
 
-def test_default_scheduler_without_client(problem):
+@pytest.mark.parametrize("solver", ["cd", "mu"])
+def test_default_scheduler_without_client(problem, solver):
+    """Without a distributed client the block tasks run in this process."""
+    import dask
+
+    from fastfactor._dask import default_client
+
     X, W0, H0 = problem
-    local = ff.NMF(6, init="custom", max_iter=10).fit(X, W=W0.copy(), H=H0.copy())
-    with_dask = ff.NMF(6, init="custom", max_iter=10).fit(
-        da.from_array(X, chunks=(200, 80)), W=W0.copy(), H=H0.copy())
-    np.testing.assert_allclose(with_dask.components_, local.components_, rtol=1e-9)
+    local = ff.NMF(6, init="custom", max_iter=12, solver=solver)
+    W_local = local.fit_transform(X, W=W0.copy(), H=H0.copy())
+    with dask.config.set(scheduler="synchronous"):
+        assert default_client() is None
+        model = ff.NMF(6, init="custom", max_iter=12, solver=solver)
+        W = model.fit_transform(da.from_array(X, chunks=(200, 80)), W=W0.copy(), H=H0.copy())
+    np.testing.assert_allclose(model.components_, local.components_, rtol=1e-9)
+    np.testing.assert_allclose(W.compute(), W_local, rtol=1e-9, atol=1e-11 * W_local.max())
+    np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-9)
 
 
 def test_transform_is_chunkwise(client, problem):
@@ -357,3 +368,14 @@ def test_command_line_fit_svd_on_a_local_cluster(tmp_path):
     fitted = ff.load(tmp_path / "m.npz")
     np.testing.assert_allclose(fitted.components_, local.components_, rtol=0, atol=1e-11)
     np.testing.assert_allclose(fitted.singular_values_, local.singular_values_, rtol=1e-12)
+
+
+def test_command_line_dask_options_name_the_models_that_take_them(tmp_path, capsys):
+    from fastfactor import cli
+
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).random((40, 6)))
+    code = cli.main(["fit", "dict", str(tmp_path / "X.npy"), "-o", str(tmp_path / "m.npz"),
+                     "--dask-workers", "2"])
+    assert code == cli.EXIT_USAGE
+    assert "'fit nmf', 'fit gmm', 'fit svd'" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
