@@ -349,6 +349,11 @@ def test_truncated_svd_bad_dask_inputs(client):
     bad[450, 7] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
         ff.TruncatedSVD(3).fit(da.from_array(bad, chunks=(100, 60)))
+    import scipy.sparse as sp
+
+    sparse_chunks = Xd.map_blocks(sp.csr_matrix, meta=sp.csr_matrix((0, 0)))
+    with pytest.raises(TypeError, match="numpy chunks, got csr_matrix"):
+        ff.TruncatedSVD(3).fit(sparse_chunks)
 
 
 def test_command_line_fit_svd_on_a_local_cluster(tmp_path):
