@@ -67,9 +67,6 @@ class _ColumnMoments:
         m2 = self.m2 + other.m2 + delta ** 2 * (self.count * other.count / n)
         return _ColumnMoments(n, mean, m2)
 
-    def __iadd__(self, other):
-        return self + other
-
     def variance(self):
         return self.m2 / max(self.count, 1)
 
@@ -89,7 +86,7 @@ def _view(Y_i, post, post_dtype, dtype):
     return Y.astype(dtype, copy=False)
 
 
-def _gram64(Y):
+def _gram_f64(Y):
     Y64 = Y.astype(np.float64, copy=False)
     return Y64.T @ Y64
 
@@ -98,7 +95,7 @@ def _gram64(Y):
 def _block_dot_gram(X_i, B):
     # X_i @ B, and its Gram matrix in the same task: a normalization usually follows
     Y = X_i @ B
-    return Y, (_gram64(Y),)
+    return Y, (_gram_f64(Y),)
 
 
 @block_task
@@ -108,7 +105,7 @@ def _block_tdot(X_i, Y_i, *spec):
 
 @block_task
 def _block_gram(Y_i, *spec):
-    return (_gram64(_view(Y_i, *spec)),)
+    return (_gram_f64(_view(Y_i, *spec)),)
 
 
 @block_task
@@ -260,18 +257,14 @@ class _Tall:
         Rs = run.gather(run.item(parts, 1))
         Q2, R = scipy.linalg.qr(np.vstack(Rs), mode="economic", check_finite=False)
         bounds = np.cumsum([0] + [R_i.shape[0] for R_i in Rs])
-        Q = [run.submit(_block_times, run.submit(_item, part, 0), Q2[a:b])
-             for part, a, b in zip(parts, bounds[:-1], bounds[1:])]
+        Q = [run.submit(_block_times, Q1, Q2[a:b])
+             for Q1, a, b in zip(run.item(parts, 0), bounds[:-1], bounds[1:])]
         return _Tall(run, Q, Q2.shape[1], self.dtype), R
 
 
 @block_task
 def _block_times(Y_i, B):
     return Y_i @ B
-
-
-def _item(value, index):
-    return value[index]
 
 
 # --------------------------------------------------------------------------
@@ -283,10 +276,7 @@ def _is_tall(A):
 
 
 def _gram64(A):
-    if _is_tall(A):
-        return A.gram()
-    A64 = A.astype(np.float64, copy=False)
-    return A64.T @ A64
+    return A.gram() if _is_tall(A) else _gram_f64(A)
 
 
 def _crossprod(A, B):
@@ -299,14 +289,6 @@ def _astype(A, dtype):
 
 def _hstack(parts):
     return _Tall.hstack(parts) if _is_tall(parts[0]) else np.hstack(parts)
-
-
-def _times(A, B):
-    return A.times(B) if _is_tall(A) else A @ B
-
-
-def _columns(A, start, stop):
-    return A.columns(start, stop) if _is_tall(A) else A[:, start:stop]
 
 
 def _cholesky_qr(Y, rounds):

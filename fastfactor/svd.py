@@ -798,6 +798,30 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
         from ._dask import prepare
 
         X, _ = prepare(X)
+        n_iter, n_oversamples = self._check_dask_params(X)
+        self.__dict__.pop("feature_names_in_", None)
+        self.n_features_in_ = X.shape[1]
+        fit = _dask_svd.randomized_svd(
+            X, self.n_components, n_oversamples=n_oversamples, n_iter=n_iter,
+            power_iteration_normalizer=self.power_iteration_normalizer,
+            random_state=check_random_state(self.random_state), energy=self.energy,
+            sketch_dtype=self.sketch_dtype)
+        S = fit.S
+        signs = _sign_flips(fit.Vt).astype(X.dtype, copy=False)
+        # U * S with the flipped signs, computed in the blocks
+        X_new = fit.U.scale_columns(signs * S).materialized()
+        self.components_ = fit.Vt * signs[:, None]
+        self.singular_values_ = S
+        self.n_components_ = len(S)
+        self.explained_variance_ = _dask_svd.explained_variance(fit, X_new).astype(X.dtype)
+        full_var = fit.column_variance_sum
+        self.explained_variance_ratio_ = (self.explained_variance_ / full_var
+                                          if full_var > 0 else
+                                          np.zeros_like(self.explained_variance_))
+        return fit.runner.to_dask(X_new.parts, len(S), X.dtype)
+
+    def _check_dask_params(self, X):
+        """Every check of ``fit`` that needs no pass over the data; (n_iter, n_oversamples)."""
         if not isinstance(getattr(X, "_meta", None), np.ndarray):
             raise TypeError(f"TruncatedSVD takes dask arrays with numpy chunks, got "
                             f"{type(X._meta).__name__} chunks; convert them with "
@@ -822,27 +846,7 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
                 f"n_components={value} must be <= min(n_samples, n_features) = "
                 f"{min(X.shape)} for X of shape {X.shape}."
             )
-        for attr in ("feature_names_in_",):
-            self.__dict__.pop(attr, None)
-        self.n_features_in_ = n
-        fit = _dask_svd.randomized_svd(
-            X, self.n_components, n_oversamples=n_oversamples, n_iter=n_iter,
-            power_iteration_normalizer=self.power_iteration_normalizer,
-            random_state=check_random_state(self.random_state), energy=self.energy,
-            sketch_dtype=self.sketch_dtype)
-        S = fit.S
-        signs = _sign_flips(fit.Vt).astype(X.dtype, copy=False)
-        # U * S with the flipped signs, computed in the blocks
-        X_new = fit.U.scale_columns(signs * S).materialized()
-        self.components_ = fit.Vt * signs[:, None]
-        self.singular_values_ = S
-        self.n_components_ = len(S)
-        self.explained_variance_ = _dask_svd.explained_variance(fit, X_new).astype(X.dtype)
-        full_var = fit.column_variance_sum
-        self.explained_variance_ratio_ = (self.explained_variance_ / full_var
-                                          if full_var > 0 else
-                                          np.zeros_like(self.explained_variance_))
-        return fit.runner.to_dask(X_new.parts, len(S), X.dtype)
+        return n_iter, n_oversamples
 
     @staticmethod
     def _arpack(X, k, tol, random_state):
