@@ -19,6 +19,8 @@ MODELS = {
     "dict": "MiniBatchDictionaryLearning",
     "svd": "TruncatedSVD",
 }
+# model kinds whose fit runs on a dask cluster (--scheduler/--dask-workers)
+DASK_MODELS = ("nmf", "gmm", "svd")
 # options every model kind has, mapped to estimator parameters
 COMMON_OPTIONS = {"n_components": "-k/--n-components", "max_iter": "--max-iter", "tol": "--tol",
                   "random_state": "--seed", "n_threads": "--threads"}
@@ -296,8 +298,9 @@ def _dask_client(args):
     """A distributed client for --scheduler ADDRESS or --dask-workers N (else None)."""
     if not (getattr(args, "scheduler", None) or getattr(args, "dask_workers", None)):
         return None
-    if args.model not in ("nmf", "gmm"):
-        raise UsageError("--scheduler/--dask-workers run 'fit nmf' and 'fit gmm' so far")
+    if args.model not in DASK_MODELS:
+        raise UsageError("--scheduler/--dask-workers run 'fit "
+                         + "', 'fit ".join(DASK_MODELS) + "' so far")
     try:
         import distributed
     except ImportError as exc:
@@ -392,9 +395,9 @@ def _add_fit_parser(sub):
         kp.add_argument("--resume", action="store_true",
                         help="continue from --checkpoint if it exists")
         kp.add_argument("--scheduler", metavar="ADDRESS",
-                        help="fit on a dask.distributed cluster (nmf, gmm)")
+                        help="fit on a dask.distributed cluster (nmf, gmm, svd)")
         kp.add_argument("--dask-workers", type=int, metavar="N",
-                        help="fit on a local dask cluster of N worker processes (nmf, gmm)")
+                        help="fit on a local dask cluster of N worker processes (nmf, gmm, svd)")
         kp.add_argument("--dask-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="how long to wait for the scheduler (default 10)")
         _add_output_flags(kp)

@@ -573,7 +573,7 @@ class NMF(TransformerMixin, BaseEstimator):
             W, H = dist.initial_factors(n_components, self.init, self.random_state)
             Ht = np.ascontiguousarray(H.T)
         l1_W, l1_H, l2_W, l2_H = self._regularization(X)
-        W, Ht, n_iter, losses = dist.run(
+        W_blocks, Ht, n_iter, losses = dist.run(
             np.ascontiguousarray(W, dtype=dist.dtype), np.ascontiguousarray(Ht, dtype=dist.dtype),
             self.solver, beta=beta, tol=float(self.tol), max_iter=int(self.max_iter),
             l1_reg_W=l1_W, l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, verbose=self.verbose,
@@ -582,12 +582,12 @@ class NMF(TransformerMixin, BaseEstimator):
         if n_iter == self.max_iter and self.tol > 0:
             warnings.warn(f"Maximum number of iterations {self.max_iter} reached. Increase "
                           "it to improve convergence.", ConvergenceWarning)
-        self.reconstruction_err_ = float(np.sqrt(2 * dist.loss(dist.scatter_W(W), Ht, beta)))
+        self.reconstruction_err_ = float(np.sqrt(2 * dist.loss(W_blocks, Ht, beta)))
         self.components_ = np.ascontiguousarray(Ht.T)
         self.n_components_ = self.components_.shape[0]
         self.n_iter_ = n_iter
         self.loss_history_ = losses
-        return dist.da.from_array(W, chunks=(X.chunks[0], W.shape[1]))
+        return dist.W_array(W_blocks, Ht.shape[1])
 
     def fit_transform(self, X, y=None, W=None, H=None, mask=None):
         """Learn the factorization of X and return W.

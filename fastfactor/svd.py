@@ -33,6 +33,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
+from ._dask import is_dask_array
 from ._nmf_data import NMFData
 from ._validation import (
     check_array,
@@ -455,14 +456,19 @@ def energy_rank(singular_values, fraction, total=None, energy="squared"):
 def _flip_signs(U, Vt, u_based=True):
     """scikit-learn's svd_flip: the largest-magnitude entry of each U column (or Vt row) > 0."""
     if u_based:
-        idx = np.argmax(np.abs(U), axis=0)
-        signs = np.sign(U[idx, np.arange(U.shape[1])])
+        signs = _sign_flips(U.T)
     else:
-        idx = np.argmax(np.abs(Vt), axis=1)
-        signs = np.sign(Vt[np.arange(Vt.shape[0]), idx])
-    signs[signs == 0] = 1
+        signs = _sign_flips(Vt)
     signs = signs.astype(U.dtype, copy=False)
     return U * signs, Vt * signs[:, None]
+
+
+def _sign_flips(rows):
+    """+1/-1 per row: the sign of the row's largest-magnitude entry (+1 for a zero row)."""
+    idx = np.argmax(np.abs(rows), axis=1)
+    signs = np.sign(rows[np.arange(rows.shape[0]), idx])
+    signs[signs == 0] = 1
+    return signs
 
 
 # --------------------------------------------------------------------------
@@ -729,13 +735,17 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A ``dask.array`` is fitted where its row blocks live (see
+            :mod:`fastfactor._dask_svd`); X_new is then a dask array too.
         y : Ignored
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components_)
+        X_new : ndarray or dask array of shape (n_samples, n_components_)
         """
+        if is_dask_array(X):
+            return self._fit_dask(X)
         X = validate_data(self, X, reset=True, accept_sparse=True, ensure_min_features=2)
         check_option(self.algorithm, "algorithm", ("randomized", "arpack"))
         n_iter = check_int(self.n_iter, "n_iter", min_value=0)
@@ -778,6 +788,66 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
                                           np.zeros_like(self.explained_variance_))
         return X_new
 
+    def _fit_dask(self, X):
+        """``fit_transform`` of a row-chunked dask array: the randomized solver, in blocks.
+
+        Same parameters, random draws and result (to rounding) as the fit of
+        the same data in memory; X_new stays in X's row blocks.
+        """
+        from . import _dask_svd
+        from ._dask import prepare
+
+        X, _ = prepare(X)
+        n_iter, n_oversamples = self._check_dask_params(X)
+        self.__dict__.pop("feature_names_in_", None)
+        self.n_features_in_ = X.shape[1]
+        fit = _dask_svd.randomized_svd(
+            X, self.n_components, n_oversamples=n_oversamples, n_iter=n_iter,
+            power_iteration_normalizer=self.power_iteration_normalizer,
+            random_state=check_random_state(self.random_state), energy=self.energy,
+            sketch_dtype=self.sketch_dtype)
+        S = fit.S
+        signs = _sign_flips(fit.Vt).astype(X.dtype, copy=False)
+        # U * S with the flipped signs, computed in the blocks
+        X_new = fit.U.scale_columns(signs * S).materialized()
+        self.components_ = fit.Vt * signs[:, None]
+        self.singular_values_ = S
+        self.n_components_ = len(S)
+        self.explained_variance_ = _dask_svd.explained_variance(fit, X_new).astype(X.dtype)
+        full_var = fit.column_variance_sum
+        self.explained_variance_ratio_ = (self.explained_variance_ / full_var
+                                          if full_var > 0 else
+                                          np.zeros_like(self.explained_variance_))
+        return fit.runner.to_dask(X_new.parts, len(S), X.dtype)
+
+    def _check_dask_params(self, X):
+        """Every check of ``fit`` that needs no pass over the data; (n_iter, n_oversamples)."""
+        if not isinstance(getattr(X, "_meta", None), np.ndarray):
+            raise TypeError(f"TruncatedSVD takes dask arrays with numpy chunks, got "
+                            f"{type(X._meta).__name__} chunks; convert them with "
+                            "X.map_blocks(lambda b: b.toarray()).")
+        check_option(self.algorithm, "algorithm", ("randomized", "arpack"))
+        if self.algorithm == "arpack":
+            raise ValueError("algorithm='arpack' is not available for a dask array X (ARPACK "
+                             "needs the whole matrix in one process); use "
+                             "algorithm='randomized'.")
+        n_iter = check_int(self.n_iter, "n_iter", min_value=0)
+        n_oversamples = check_int(self.n_oversamples, "n_oversamples", min_value=0)
+        check_float(self.tol, "tol", min_value=0)
+        check_option(self.energy, "energy", ENERGY_CONVENTIONS)
+        _resolve_sketch(self.sketch_dtype, self.power_iteration_normalizer, n_iter, X.dtype)
+        m, n = X.shape
+        if n < 2 or m < 1:
+            raise ValueError(f"TruncatedSVD needs at least 1 sample and 2 features, got X of "
+                             f"shape {X.shape}.")
+        mode, value = _check_n_components(self.n_components, n)
+        if mode == "rank" and value > min(X.shape):
+            raise ValueError(
+                f"n_components={value} must be <= min(n_samples, n_features) = "
+                f"{min(X.shape)} for X of shape {X.shape}."
+            )
+        return n_iter, n_oversamples
+
     @staticmethod
     def _arpack(X, k, tol, random_state):
         from scipy.sparse.linalg import svds
@@ -792,15 +862,29 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A dask array is projected block by block, lazily.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components_)
+        X_new : ndarray or dask array of shape (n_samples, n_components_)
         """
         check_is_fitted(self, "components_")
+        if is_dask_array(X):
+            return self._transform_dask(X)
         X = validate_data(self, X, reset=False, accept_sparse=True)
         return NMFData(X, None).dot(self.components_.T.astype(X.dtype))
+
+    def _transform_dask(self, X):
+        from ._dask import prepare
+
+        X, _ = prepare(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        V = np.ascontiguousarray(self.components_.T, dtype=X.dtype)
+        return X.map_blocks(_project_block, V, dtype=X.dtype,
+                            chunks=(X.chunks[0], (V.shape[1],)))
 
     def inverse_transform(self, X):
         """Map reduced data back to the original space.
@@ -829,3 +913,8 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
     def _update_tags(self, tags):
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+
+
+def _project_block(X_i, V):
+    # one row block of a dask X times the components (the block stays where it is)
+    return np.asarray(X_i) @ V

@@ -55,12 +55,52 @@ def test_distributed_fit_equals_local_fit(client, problem, config):
     assert dist.reconstruction_err_ == pytest.approx(local.reconstruction_err_, rel=1e-10)
 
 
-def test_default_scheduler_without_client(problem):
+@pytest.mark.parametrize("config", [dict(solver="cd", shuffle=True, tol=1e-2),
+                                    dict(solver="mu", beta_loss=1.5, tol=1e-2),
+                                    dict(solver="mu", tol=3e-3)],
+                         ids=["cd-shuffle", "mu-1.5", "mu"])
+def test_distributed_fit_stops_where_the_local_fit_does(client, problem, config):
+    """Iteration t + 1 is submitted before t's convergence is known; it must not count."""
     X, W0, H0 = problem
-    local = ff.NMF(6, init="custom", max_iter=10).fit(X, W=W0.copy(), H=H0.copy())
-    with_dask = ff.NMF(6, init="custom", max_iter=10).fit(
-        da.from_array(X, chunks=(200, 80)), W=W0.copy(), H=H0.copy())
-    np.testing.assert_allclose(with_dask.components_, local.components_, rtol=1e-9)
+    rng_local, rng_dist = np.random.RandomState(0), np.random.RandomState(0)
+    local = ff.NMF(6, init="custom", max_iter=300, random_state=rng_local, **config)
+    local.fit(X, W=W0.copy(), H=H0.copy())
+    assert 10 < local.n_iter_ < 300 and local.n_iter_ % 10 != 5  # stops early
+    dist = ff.NMF(6, init="custom", max_iter=300, random_state=rng_dist, **config)
+    dist.fit(da.from_array(X, chunks=(150, 80)), W=W0.copy(), H=H0.copy())
+    assert dist.n_iter_ == local.n_iter_
+    np.testing.assert_allclose(dist.components_, local.components_, rtol=1e-9,
+                               atol=1e-11 * local.components_.max())
+    np.testing.assert_allclose(dist.loss_history_, local.loss_history_, rtol=1e-9)
+    # the draws of the dropped iteration were undone: the generators are in step
+    assert rng_dist.randint(2**31) == rng_local.randint(2**31)
+
+
+def test_negative_entry_in_one_block_is_found(problem):
+    X, _, _ = problem
+    X = X.copy()
+    X[310, 4] = -0.25  # one block has a negative minimum, the others positive ones
+    with pytest.raises(ValueError, match=r"min found: -0\.25"):
+        ff.NMF(3).fit(da.from_array(X, chunks=(100, 80)))
+
+
+@pytest.mark.parametrize("solver", ["cd", "mu"])
+def test_default_scheduler_without_client(problem, solver):
+    """Without a distributed client the block tasks run in this process."""
+    import dask
+
+    from fastfactor._dask import default_client
+
+    X, W0, H0 = problem
+    local = ff.NMF(6, init="custom", max_iter=12, solver=solver)
+    W_local = local.fit_transform(X, W=W0.copy(), H=H0.copy())
+    with dask.config.set(scheduler="synchronous"):
+        assert default_client() is None
+        model = ff.NMF(6, init="custom", max_iter=12, solver=solver)
+        W = model.fit_transform(da.from_array(X, chunks=(200, 80)), W=W0.copy(), H=H0.copy())
+    np.testing.assert_allclose(model.components_, local.components_, rtol=1e-9)
+    np.testing.assert_allclose(W.compute(), W_local, rtol=1e-9, atol=1e-11 * W_local.max())
+    np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-9)
 
 
 def test_transform_is_chunkwise(client, problem):
@@ -81,21 +121,33 @@ def test_init_from_distributed_svd(client, problem):
     assert model.reconstruction_err_ == pytest.approx(local.reconstruction_err_, rel=0.02)
 
 
-def test_a_killed_worker_does_not_change_the_result(client, problem):
+@pytest.mark.parametrize("victims", ["one", "all"])
+def test_a_killed_worker_does_not_change_the_result(client, problem, caplog, victims):
+    """Lost blocks are recomputed by the scheduler when their inputs survive; when they
+    cannot be (all workers died, and the scattered W with them), the fit restarts from
+    its last snapshot. Either way the model is the one of the local fit."""
+    import logging
+
+    from fastfactor._dask_nmf import _SNAPSHOT_EVERY
+
     X, W0, H0 = problem
     local = ff.NMF(6, init="custom", max_iter=30, tol=0).fit(X, W=W0.copy(), H=H0.copy())
     killed = []
 
-    def kill_one_worker(state):
-        if state["n_iter"] == 7 and not killed:
-            worker = sorted(client.scheduler_info()["workers"])[0]
-            client.run(os._exit, 1, workers=[worker], on_error="ignore")
-            killed.append(worker)
+    def kill_workers(state):  # after the first snapshot, so a restart starts from it
+        if state["n_iter"] == _SNAPSHOT_EVERY + 3 and not killed:
+            workers = sorted(client.scheduler_info()["workers"])
+            workers = workers[:1] if victims == "one" else workers
+            client.run(os._exit, 1, workers=workers, on_error="ignore")
+            killed.extend(workers)
 
     model = ff.NMF(6, init="custom", max_iter=30, tol=0)
     Xd = da.from_array(X, chunks=(100, 80))
-    model._fit_dask(Xd, W=W0.copy(), H=H0.copy(), callback=kill_one_worker)
+    with caplog.at_level(logging.INFO, logger="fastfactor._dask_nmf"):
+        model._fit_dask(Xd, W=W0.copy(), H=H0.copy(), callback=kill_workers)
     assert killed
+    if victims == "all":
+        assert f"restarting from iteration {_SNAPSHOT_EVERY}" in caplog.text
     np.testing.assert_allclose(model.components_, local.components_, rtol=1e-9,
                                atol=1e-11 * local.components_.max())
     client.wait_for_workers(2, timeout=60)
@@ -188,3 +240,147 @@ def test_gaussian_mixture_dask_init_limits():
     X = da.from_array(np.random.default_rng(0).normal(size=(200, 3)), chunks=(50, 3))
     with pytest.raises(ValueError, match="random_from_data"):
         ff.GaussianMixture(2, init_params="kmeans").fit(X)
+
+
+# ------------------------------------------------------------------ truncated SVD
+
+def _svd_data(shape=(700, 60), rank=12, seed=0):
+    rng = np.random.default_rng(seed)
+    m, n = shape
+    return (rng.normal(size=(m, rank)) @ rng.normal(size=(rank, n))
+            + 0.05 * rng.normal(size=(m, n)))
+
+
+def _assert_same_svd(dist, local, X_dist, X_local, rtol):
+    assert isinstance(X_dist, da.Array)
+    assert dist.n_components_ == local.n_components_
+    scale = np.abs(local.components_).max()
+    np.testing.assert_allclose(dist.components_, local.components_, rtol=0, atol=rtol * scale)
+    np.testing.assert_allclose(dist.singular_values_, local.singular_values_, rtol=1e-10)
+    np.testing.assert_allclose(dist.explained_variance_, local.explained_variance_,
+                               rtol=max(rtol, 1e-10))
+    np.testing.assert_allclose(dist.explained_variance_ratio_, local.explained_variance_ratio_,
+                               rtol=max(rtol, 1e-10))
+    np.testing.assert_allclose(X_dist.compute(), X_local, rtol=0,
+                               atol=rtol * np.abs(X_local).max())
+
+
+SVD_CONFIGS = [
+    # float64 sketch: the same arithmetic up to the grouping of the sums over blocks
+    ("tall", dict(n_components=5, sketch_dtype="float64"), 1e-11),
+    ("wide", dict(n_components=5, sketch_dtype="float64"), 1e-11),
+    ("tall", dict(n_components=0.9, sketch_dtype="float64"), 1e-11),
+    ("tall", dict(n_components=0.9, energy="linear", sketch_dtype="float64"), 1e-11),
+    ("wide", dict(n_components=0.9, sketch_dtype="float64"), 1e-11),
+    ("tall", dict(n_components=5, power_iteration_normalizer="QR", sketch_dtype="float64"),
+     1e-11),
+    # default float32 power iterations: float32 rounding in the subspace, components to
+    # ~1e-7 (the singular values, second order in the subspace error, to ~1e-14)
+    ("tall", dict(n_components=5), 1e-5),
+    ("wide", dict(n_components=5, power_iteration_normalizer="LU"), 1e-5),
+    # many components of a flat spectrum: the basis extension and its fallbacks
+    ("flat", dict(n_components=30, sketch_dtype="float64"), 1e-10),
+]
+
+
+@pytest.mark.parametrize("shape,params,rtol", SVD_CONFIGS,
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_truncated_svd_on_dask_equals_local(client, shape, params, rtol):
+    if shape == "flat":
+        X, chunks = np.random.default_rng(1).random((300, 40)), (50, 40)
+    elif shape == "tall":
+        X, chunks = _svd_data(), (100, 60)
+    else:
+        X, chunks = _svd_data().T.copy(), (20, 700)
+    local = ff.TruncatedSVD(random_state=0, **params)
+    X_local = local.fit_transform(X)
+    dist = ff.TruncatedSVD(random_state=0, **params)
+    X_dist = dist.fit_transform(da.from_array(X, chunks=chunks))
+    assert X_dist.chunks[0] == da.from_array(X, chunks=chunks).chunks[0]
+    _assert_same_svd(dist, local, X_dist, X_local, rtol)
+
+
+def test_truncated_svd_column_chunks_and_transform(client):
+    X = _svd_data()
+    local = ff.TruncatedSVD(6, random_state=3, sketch_dtype="float64")
+    X_local = local.fit_transform(X)
+    model = ff.TruncatedSVD(6, random_state=3, sketch_dtype="float64")
+    X_new = model.fit_transform(da.from_array(X, chunks=(150, 25)))  # rows joined first
+    _assert_same_svd(model, local, X_new, X_local, 1e-11)
+    Y = _svd_data(seed=1)[:230]
+    out = model.transform(da.from_array(Y, chunks=(50, 30)))
+    assert isinstance(out, da.Array) and out.chunks == ((50, 50, 50, 50, 30), (6,))
+    np.testing.assert_allclose(out.compute(), local.transform(Y), rtol=0,
+                               atol=1e-11 * np.abs(local.transform(Y)).max())
+    with pytest.raises(ValueError, match="X has 40 features"):
+        model.transform(da.from_array(Y[:, :40], chunks=(50, 40)))
+
+
+def test_truncated_svd_on_dask_without_a_cluster():
+    """With dask's own schedulers the same block tasks run in this process."""
+    import dask
+
+    X = _svd_data()
+    local = ff.TruncatedSVD(4, random_state=0)
+    X_local = local.fit_transform(X)
+    with dask.config.set(scheduler="sync"):
+        from fastfactor._dask import default_client
+
+        assert default_client() is None
+        dist = ff.TruncatedSVD(4, random_state=0)
+        X_dist = dist.fit_transform(da.from_array(X, chunks=(100, 60)))
+        _assert_same_svd(dist, local, X_dist, X_local, 1e-5)
+
+
+def test_truncated_svd_bad_dask_inputs(client):
+    X = _svd_data()
+    Xd = da.from_array(X, chunks=(100, 60))
+    with pytest.raises(ValueError, match="algorithm='arpack'"):
+        ff.TruncatedSVD(3, algorithm="arpack").fit(Xd)
+    with pytest.raises(ValueError, match="energy='linear'.*rows as columns"):
+        ff.TruncatedSVD(0.9, energy="linear").fit(Xd.T.rechunk((20, 700)))
+    with pytest.raises(ValueError, match="n_components must be <= 60, got 61"):
+        ff.TruncatedSVD(61).fit(Xd)
+    with pytest.raises(ValueError, match="power_iteration_normalizer"):
+        ff.TruncatedSVD(3, power_iteration_normalizer="Householder").fit(Xd)
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        ff.TruncatedSVD(3).fit(Xd[Xd[:, 0] > 0])
+    bad = X.copy()
+    bad[450, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        ff.TruncatedSVD(3).fit(da.from_array(bad, chunks=(100, 60)))
+    import scipy.sparse as sp
+
+    sparse_chunks = Xd.map_blocks(sp.csr_matrix, meta=sp.csr_matrix((0, 0)))
+    with pytest.raises(TypeError, match="numpy chunks, got csr_matrix"):
+        ff.TruncatedSVD(3).fit(sparse_chunks)
+
+
+def test_command_line_fit_svd_on_a_local_cluster(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    X = _svd_data()
+    np.save(tmp_path / "X.npy", X)
+    cmd = [sys.executable, "-m", "fastfactor", "fit", "svd", str(tmp_path / "X.npy"), "-o",
+           str(tmp_path / "m.npz"), "-k", "5", "--seed", "0", "--sketch-dtype", "float64",
+           "--dask-workers", "2", "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=os.sep)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_components"] == 5
+    local = ff.TruncatedSVD(5, random_state=0, sketch_dtype="float64").fit(X)
+    fitted = ff.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(fitted.components_, local.components_, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(fitted.singular_values_, local.singular_values_, rtol=1e-12)
+
+
+def test_command_line_dask_options_name_the_models_that_take_them(tmp_path, capsys):
+    from fastfactor import cli
+
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).random((40, 6)))
+    code = cli.main(["fit", "dict", str(tmp_path / "X.npy"), "-o", str(tmp_path / "m.npz"),
+                     "--dask-workers", "2"])
+    assert code == cli.EXIT_USAGE
+    assert "'fit nmf', 'fit gmm', 'fit svd'" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
