@@ -246,8 +246,10 @@ def mu_beta_terms(X, WH, beta, want_pow=False, out=None, n_threads=None):
 
 
 # Rows of X per tile of the fused beta-divergence products: about this many
-# entries, so the tile (and its powers) stay in a core's L2 cache.
-_MU_TILE_ELEMENTS = 1 << 15
+# entries (1 MiB of float64, within a core's L2 cache). On nmf-kl, tiles of
+# 16 rows (32K entries) made the small GEMMs inefficient (52 ms per side on
+# one thread); 64 rows took 39 ms and 256 rows 35-38 ms.
+_MU_TILE_ELEMENTS = 1 << 17
 
 
 def mu_beta_products(X, W, Ht, beta, for_H=False, tile_rows=None, n_threads=None):

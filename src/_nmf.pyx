@@ -97,8 +97,13 @@ def hals_update(floating[:, ::1] W, const floating[:, ::1] XHt,
     cdef double violation = 0.0
     if m == 0 or k == 0:
         return 0.0
+    # Rows are independent and their violations are added in row order
+    # below, so the schedule cannot change the result: dynamic chunks let a
+    # thread that got ahead (the two vCPUs of a VM rarely run at the same
+    # speed) take more rows. A static split left one thread idle for a fifth
+    # of the call.
     with nogil, parallel(num_threads=n_threads):
-        for i in prange(m, schedule='static'):
+        for i in prange(m, schedule='dynamic', chunksize=64):
             row_violation[i] = _hals_row(&W[i, 0], &XHt[i, 0], &HHt[0, 0],
                                          &permutation[0], k, max_inner, inner_tol,
                                          &grad[ff_omp_get_thread_num(), 0])
