@@ -33,7 +33,9 @@ raw E[x**2], so the M-step does not subtract large nearly-equal numbers.
 from cython.parallel cimport prange, threadid
 from libc.float cimport FLT_EPSILON
 from libc.math cimport exp, log, sqrt, INFINITY
-from scipy.linalg.cython_blas cimport dgemm, sgemm, dsyrk
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
+
+from _blas cimport gemm_rm as _gemm
 
 from _blocks cimport blocks
 from _fused cimport floating
@@ -61,20 +63,6 @@ cdef double REFINE_MARGIN = 100.0
 # about 4 * FLT_EPSILON * (pmax * |xc|**2 + cmax), see _log_sum_exp
 cdef double REFINE_TOL = 1e-2
 cdef double REFINE_EPS = 4 * FLT_EPSILON
-
-
-cdef inline void _gemm(char ta, char tb, int m, int n, int k, floating alpha,
-                       const floating* A, int lda, const floating* B, int ldb,
-                       floating beta, floating* C, int ldc) noexcept nogil:
-    # Row-major C (m x n) = alpha * op(A) @ op(B) + beta * C, op(.) a
-    # transpose when its flag is 't'. Row-major C is column-major C.T,
-    # hence the swapped operands.
-    if floating is double:
-        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*>B, &ldb, <double*>A, &lda,
-              &beta, C, &ldc)
-    else:
-        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
-              &beta, C, &ldc)
 
 
 cdef inline void _gemm64(char ta, char tb, int m, int n, int k, const double* A,

@@ -9,7 +9,7 @@ are trusted (shapes, dtypes, contiguity).
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from _blas cimport gemm_rm
 
 from _blocks cimport blocks
 from _fused cimport floating
@@ -71,16 +71,8 @@ def pp_distances(const floating[:, ::1] X, const floating[:, ::1] C,
 cdef inline void _gemm_nt(int m, int n, int k, const floating* A, int lda,
                           const floating* B, int ldb, floating* C,
                           int ldc) noexcept nogil:
-    # Row-major C (m x n) = A (m x k) @ B.T (B is n x k), through
-    # column-major BLAS: C.T = B @ A.T.
-    cdef char tn = c'n', tt = c't'
-    cdef floating one = 1.0, zero = 0.0
-    if floating is double:
-        dgemm(&tt, &tn, &n, &m, &k, &one, <double*>B, &ldb, <double*>A, &lda,
-              &zero, C, &ldc)
-    else:
-        sgemm(&tt, &tn, &n, &m, &k, &one, <float*>B, &ldb, <float*>A, &lda,
-              &zero, C, &ldc)
+    # Row-major C (m x n) = A (m x k) @ B.T (B is n x k)
+    gemm_rm(c'n', c't', m, n, k, <floating>1, A, lda, B, ldb, <floating>0, C, ldc)
 
 
 def lloyd_iter(const floating[:, ::1] X, const floating[::1] center,
