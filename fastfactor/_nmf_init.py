@@ -2,6 +2,7 @@
 import numpy as np
 
 from .svd import randomized_svd
+from ._threads import single_threaded_blas
 from ._validation import check_random_state
 
 INIT_METHODS = ("random", "nndsvd", "nndsvda", "nndsvdar", "custom")
@@ -33,7 +34,12 @@ def initialize_nmf(X, n_components, init=None, eps=1e-6, random_state=None):
     if init == "random":
         return random_init(X.shape, n_components, _mean(X), X.dtype, random_state)
     # float64 sketch: the same SVD as scikit-learn, so NNDSVD starts agree with it
-    U, S, V = randomized_svd(X, n_components, random_state=random_state, sketch_dtype="float64")
+    # Its big products with X run on the OpenMP threads (as in the fits);
+    # multi-threaded BLAS for the small ones in between left BLAS threads
+    # spinning against those kernels: 4-8x slower on a busy machine.
+    with single_threaded_blas():
+        U, S, V = randomized_svd(X, n_components, random_state=random_state,
+                                 sketch_dtype="float64")
     W, H = nndsvd_from_svd(U, S, V, init, _mean(X), eps, random_state)
     return W.astype(X.dtype, copy=False), H.astype(X.dtype, copy=False)
 

@@ -107,13 +107,14 @@ def _cmd_info(args):
     import scipy
     import threadpoolctl
 
-    from . import __version__
+    from . import __version__, _dispatch
     from ._threads import effective_n_threads, openmp_enabled
 
     print(f"fastfactor {__version__}")
     print(f"python     {platform.python_version()}  numpy {np.__version__}  scipy {scipy.__version__}")
     print(f"openmp     {'on' if openmp_enabled() else 'OFF (kernels run on one thread)'}")
     print(f"threads    {effective_n_threads()} (follows OMP_NUM_THREADS / threadpoolctl)")
+    print(f"simd       {_dispatch.summary()}")
     for lib in threadpoolctl.threadpool_info():
         print(f"pool       {lib.get('internal_api')}: {lib.get('num_threads')} threads "
               f"({lib.get('filepath')})")

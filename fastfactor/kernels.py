@@ -30,9 +30,17 @@ Conventions
 import numpy as np
 import scipy.sparse as sp
 
-from . import (_dense_products, _gmm, _kmeans, _nmf, _nmf_masked, _sparse_coding,
-               _sparse_products)
+from . import _dispatch
 from ._threads import effective_n_threads, single_threaded_blas
+
+# Each compiled module in the fastest build this CPU runs (see _dispatch).
+_dense_products = _dispatch.load("_dense_products")
+_gmm = _dispatch.load("_gmm")
+_kmeans = _dispatch.load("_kmeans")
+_nmf = _dispatch.load("_nmf")
+_nmf_masked = _dispatch.load("_nmf_masked")
+_sparse_coding = _dispatch.load("_sparse_coding")
+_sparse_products = _dispatch.load("_sparse_products")
 
 __all__ = [
     "hals_update",
@@ -164,8 +172,9 @@ def hals_update(W, XHt, HHt, permutation=None, max_inner=1, inner_tol=0.0, n_thr
     if max_inner < 1:
         raise ValueError(f"max_inner must be >= 1, got {max_inner}")
     work = n_rows * k * k * max(1, min(int(max_inner), 4))
-    return _nmf.hals_update(W, XHt, HHt, perm, int(max_inner), float(inner_tol),
-                            _threads_for(work, n_threads))
+    with single_threaded_blas():  # every chunk of rows runs its own GEMM
+        return _nmf.hals_update(W, XHt, HHt, perm, int(max_inner), float(inner_tol),
+                                _threads_for(work, n_threads))
 
 
 def mu_update(W, numerator, denominator, l1_reg=0.0, l2_reg=0.0, gamma=1.0,

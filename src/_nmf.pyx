@@ -18,45 +18,35 @@ from _openmp_helpers cimport ff_omp_get_thread_num
 import numpy as np
 
 
-def _padded(Py_ssize_t k):
-    # Per-thread rows padded past whole 64-byte cache lines: two threads
-    # writing neighbouring rows must never share a line (false sharing made
-    # the two-thread kernels slower than one).
-    return ((max(k, 1) + 7) // 8) * 8 + 8
-
 # scikit-learn's guard against dividing by, or taking negative powers of, zero.
 cdef double EPSILON = FLT_EPSILON
 
 
-cdef double _hals_row(floating* w, const floating* xht, const floating* hht,
+cdef enum:
+    HALS_CHUNK = 64  # rows per scheduling chunk, and per gradient GEMM
+
+
+cdef double _hals_row(floating* w, double* grad, const floating* hht,
                       const Py_ssize_t* perm, Py_ssize_t k, int max_inner,
-                      double inner_tol, double* grad) noexcept nogil:
+                      double inner_tol) noexcept nogil:
     """Coordinate sweeps on one row w (length k) of a factor.
 
     Minimises 0.5 w.HHt.w - w.xht over w >= 0 one coordinate at a time, in the
-    order of ``perm``. The gradient ``grad = HHt.w - xht`` (float64 scratch of
-    length k) is kept up to date with one axpy per coordinate that moves,
-    instead of a k-term dot product per coordinate: the axpy vectorises and
-    is skipped for coordinates pinned at zero. Returns the projected-gradient
-    violation of the first sweep (scikit-learn's stopping measure). Further
-    sweeps run while they change w by more than ``inner_tol`` times the first
-    sweep's change (squared norms).
+    order of ``perm``, given the row's gradient ``grad = HHt.w - xht``
+    (float64, length k, updated here). The gradient is kept up to date with
+    one axpy per coordinate that moves, instead of a k-term dot product per
+    coordinate: the axpy vectorises and is skipped for coordinates pinned at
+    zero. Returns the projected-gradient violation of the first sweep
+    (scikit-learn's stopping measure). Further sweeps run while they change
+    w by more than ``inner_tol`` times the first sweep's change (squared
+    norms).
     """
     cdef Py_ssize_t s, t, r
     cdef int sweep
-    cdef double g, hess, new, delta, wt, change, first_change = 0.0
+    cdef double g, hess, new, delta, change, first_change = 0.0
     cdef double violation = 0.0
     cdef const floating* hht_t
     cdef floating old
-    # grad = HHt . w - xht, accumulated column by column (HHt is symmetric)
-    for r in range(k):
-        grad[r] = -xht[r]
-    for t in range(k):
-        wt = w[t]
-        if wt != 0:
-            hht_t = hht + t * k
-            for r in range(k):
-                grad[r] += hht_t[r] * wt
     for sweep in range(max_inner):
         change = 0.0
         for s in range(k):
@@ -87,26 +77,57 @@ cdef double _hals_row(floating* w, const floating* xht, const floating* hht,
     return violation
 
 
+cdef void _hals_gradients(const floating* W, const floating* XHt, const double* HHt,
+                          Py_ssize_t rows, Py_ssize_t k, double* W64,
+                          double* grad) noexcept nogil:
+    # grad = W @ HHt - XHt for a chunk of rows, in float64: one GEMM (the
+    # caller keeps BLAS on one thread) instead of a k x k loop per row.
+    cdef Py_ssize_t i
+    cdef const double* Wd
+    if floating is double:
+        Wd = W
+    else:
+        for i in range(rows * k):
+            W64[i] = W[i]
+        Wd = W64
+    for i in range(rows * k):
+        grad[i] = -XHt[i]
+    gemm_rm[double](b'n', b'n', <int>rows, <int>k, <int>k, 1.0, Wd, <int>k, HHt, <int>k,
+            1.0, grad, <int>k)
+
+
 def hals_update(floating[:, ::1] W, const floating[:, ::1] XHt,
                 const floating[:, ::1] HHt, const Py_ssize_t[::1] permutation,
                 int max_inner, double inner_tol, int n_threads):
-    cdef Py_ssize_t m = W.shape[0], k = W.shape[1], i
+    # The caller keeps BLAS on one thread (each chunk runs its own GEMM).
+    cdef Py_ssize_t m = W.shape[0], k = W.shape[1], i, chunk, r0, r1, tid
+    cdef Py_ssize_t n_chunks = (m + HALS_CHUNK - 1) // HALS_CHUNK
     cdef double[::1] row_violation = np.zeros(m)
-    # one float64 gradient row per thread
-    cdef double[:, ::1] grad = np.empty((max(n_threads, 1), _padded(k)))
+    cdef const double[:, ::1] HHt64 = np.asarray(HHt, dtype=np.float64)
+    # per thread: float64 gradients of a chunk, and a float64 copy of its W rows
+    cdef double[:, ::1] grad = np.empty((max(n_threads, 1), HALS_CHUNK * k + 8))
+    cdef double[:, ::1] W64 = np.empty((max(n_threads, 1),
+                                        HALS_CHUNK * k + 8 if floating is float else 1))
     cdef double violation = 0.0
     if m == 0 or k == 0:
         return 0.0
     # Rows are independent and their violations are added in row order
-    # below, so the schedule cannot change the result: dynamic chunks let a
-    # thread that got ahead (the two vCPUs of a VM rarely run at the same
-    # speed) take more rows. A static split left one thread idle for a fifth
-    # of the call.
+    # below; chunks are fixed row ranges, whichever thread takes them, so
+    # the schedule cannot change the result. Dynamic chunks let a thread
+    # that got ahead (the two vCPUs of a VM rarely run at the same speed)
+    # take more rows: a static split left one thread idle for a fifth of
+    # the call.
     with nogil, parallel(num_threads=n_threads):
-        for i in prange(m, schedule='dynamic', chunksize=64):
-            row_violation[i] = _hals_row(&W[i, 0], &XHt[i, 0], &HHt[0, 0],
-                                         &permutation[0], k, max_inner, inner_tol,
-                                         &grad[ff_omp_get_thread_num(), 0])
+        tid = ff_omp_get_thread_num()
+        for chunk in prange(n_chunks, schedule='dynamic', chunksize=1):
+            r0 = chunk * HALS_CHUNK
+            r1 = min(m, r0 + HALS_CHUNK)
+            _hals_gradients(&W[r0, 0], &XHt[r0, 0], &HHt64[0, 0], r1 - r0, k,
+                            &W64[tid, 0], &grad[tid, 0])
+            for i in range(r0, r1):
+                row_violation[i] = _hals_row(&W[i, 0], &grad[tid, (i - r0) * k],
+                                             &HHt[0, 0], &permutation[0], k, max_inner,
+                                             inner_tol)
     for i in range(m):
         violation += row_violation[i]
     return violation
@@ -309,19 +330,34 @@ def beta_divergence_dense(const floating[:, ::1] X, const floating[:, ::1] WH,
     return (total + (beta - 1) * sum_wh_pow) / (beta * (beta - 1))
 
 
+cdef inline double _dot(const floating* x, const floating* y, Py_ssize_t k) noexcept nogil:
+    # Four partial sums: one running sum is a chain of dependent additions
+    # that the compiler may not reorder (and so cannot vectorise).
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t t = 0
+    while t + 4 <= k:
+        s0 += <double>x[t] * y[t]
+        s1 += <double>x[t + 1] * y[t + 1]
+        s2 += <double>x[t + 2] * y[t + 2]
+        s3 += <double>x[t + 3] * y[t + 3]
+        t = t + 4
+    while t < k:
+        s0 += <double>x[t] * y[t]
+        t = t + 1
+    return (s0 + s1) + (s2 + s3)
+
+
 def sampled_dot(const Py_ssize_t[::1] indptr, const Py_ssize_t[::1] indices,
                 const floating[:, ::1] W, const floating[:, ::1] Ht, int n_threads):
     # (W @ Ht.T)[i, j] for every stored (i, j) of a CSR pattern.
-    cdef Py_ssize_t m = indptr.shape[0] - 1, k = W.shape[1], i, p, j, t
-    cdef double acc
+    cdef Py_ssize_t m = indptr.shape[0] - 1, k = W.shape[1], i, p
     out_arr = np.empty(indptr[m], dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] out = out_arr
+    if m == 0 or k == 0 or indptr[m] == 0:
+        out_arr[:] = 0
+        return out_arr
     with nogil:
         for i in prange(m, schedule='static', num_threads=n_threads):
             for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                acc = 0.0
-                for t in range(k):
-                    acc = acc + <double>W[i, t] * Ht[j, t]
-                out[p] = <floating>acc
+                out[p] = <floating>_dot(&W[i, 0], &Ht[indices[p], 0], k)
     return out_arr
