@@ -128,6 +128,11 @@ def beta_divergence(data, W, Ht, beta):
 
 # ---------------------------------------------------------------------- HALS (cd)
 
+def _gram(F, n_threads):
+    """F.T @ F on the OpenMP threads (a fit keeps BLAS itself on one thread)."""
+    return kernels.dense_matmul(F, F, trans_a=True, n_threads=n_threads)
+
+
 def _inner_sweeps(n_cols, k, product_cost):
     """Accelerated-HALS sweep budget for a factor with rows of length k."""
     sweep_cost = max(_SWEEP_FLOP_COST * n_cols * k * k, 1)
@@ -174,7 +179,7 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
     else:
         inner_W = inner_H = max_inner_iter
     inner_tol = _INNER_DELTA ** 2
-    HHt = Ht.T @ Ht
+    HHt = _gram(Ht, n_threads)
     XHt = data.dot(Ht)
     XHt_reg, HHt_reg = _regularized(XHt, HHt, l1_reg_W, l2_reg_W)
     n_iter = first_iter - 1
@@ -187,12 +192,12 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
                                         n_threads=n_threads)
         if update_H:
             XtW = data.tdot(W)
-            WtW = W.T @ W
+            WtW = _gram(W, n_threads)
             XtW_reg, WtW_reg = _regularized(XtW, WtW, l1_reg_H, l2_reg_H)
             perm = rng.permutation(k) if shuffle else None
             violation += kernels.hals_update(Ht, XtW_reg, WtW_reg, perm, inner_H, inner_tol,
                                              n_threads=n_threads)
-            HHt = Ht.T @ Ht
+            HHt = _gram(Ht, n_threads)
             cross = float(np.vdot(Ht.astype(np.float64, copy=False),
                                   XtW.astype(np.float64, copy=False)))
             losses.append(frobenius_from_gram(data.sq_norm, cross, WtW, HHt))
@@ -299,10 +304,11 @@ def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, 
     for n_iter in range(first_iter, max_iter + 1):
         if beta == 2:
             if HHt is None:
-                HHt = Ht.T @ Ht
+                HHt = _gram(Ht, n_threads)
             if XHt is None:
                 XHt = data.dot(Ht)
-            numerator, denominator = XHt, W @ HHt
+            numerator = XHt
+            denominator = kernels.dense_matmul(W, HHt, n_threads=n_threads)
         else:
             numerator, denominator = _mu_W_terms(data, W, Ht, beta)
         kernels.mu_update(W, numerator, denominator, l1_reg_W, l2_reg_W, gamma, zero_W,
@@ -310,9 +316,10 @@ def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, 
         loss = None
         if update_H:
             if beta == 2:
-                WtW = W.T @ W
+                WtW = _gram(W, n_threads)
                 XtW = data.tdot(W)
-                numerator, denominator = XtW, Ht @ WtW
+                numerator = XtW
+                denominator = kernels.dense_matmul(Ht, WtW, n_threads=n_threads)
             else:
                 numerator, denominator = _mu_H_terms(data, W, Ht, beta)
             kernels.mu_update(Ht, numerator, denominator, l1_reg_H, l2_reg_H, gamma, zero_H,
@@ -320,7 +327,7 @@ def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, 
             HHt = XHt = None  # H changed
         if tol > 0 and n_iter % 10 == 0:
             if beta == 2 and update_H:
-                HHt = Ht.T @ Ht
+                HHt = _gram(Ht, n_threads)
                 cross = float(np.vdot(Ht.astype(np.float64, copy=False),
                                       XtW.astype(np.float64, copy=False)))
                 loss = frobenius_from_gram(data.sq_norm, cross, WtW, HHt)
