@@ -182,7 +182,11 @@ class BlockRunner:
 
     def map(self, fn, *columns, shared=()):
         """``fn(columns[0][i], columns[1][i], ..., *shared)`` for every block i."""
-        return [self.submit(fn, *row, *shared) for row in zip(*columns)]
+        if self.client is None:
+            return [self.submit(fn, *row, *shared) for row in zip(*columns)]
+        # one Client.map: one message to the scheduler for all the blocks' tasks
+        n = len(columns[0])
+        return self.client.map(fn, *columns, *[[a] * n for a in shared], pure=False)
 
     #: a client-side value whose copies for all the blocks' tasks add up to at
     #: most this many bytes goes inside each task; a larger one is sent once and
