@@ -3,8 +3,7 @@
 Detection and preparation of dask arrays, and :class:`BlockRunner`, which
 runs one task per row block where the block lives (futures on a
 ``distributed`` cluster, or in process) and sums their small results in a
-tree. ``tree_sum`` is the older ``dask.delayed`` helper the Gaussian-mixture
-path uses.
+tree.
 """
 import functools
 
@@ -37,18 +36,6 @@ def prepare(X):
     if len(X.chunks[1]) > 1:  # a row block must hold whole rows
         X = X.rechunk({1: -1})
     return X, da
-
-
-def tree_sum(dask, parts):
-    """Pairwise sums of delayed values (a tree, so no single task gets them all)."""
-    while len(parts) > 1:
-        parts = [dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts)
-                 else parts[i] for i in range(0, len(parts), 2)]
-    return parts[0]
-
-
-def _add(a, b):
-    return tuple(x + y for x, y in zip(a, b))
 
 
 # ---------------------------------------------------------------------------
@@ -135,6 +122,12 @@ def _sum_parts(pick, *parts):
     return tuple(total)
 
 
+def _apply_to_sum(fn, pick, n_parts, *parts_and_args):
+    """``fn(_sum_parts(pick, *parts), *args)``; the first ``n_parts`` arguments are parts."""
+    parts, args = parts_and_args[:n_parts], parts_and_args[n_parts:]
+    return fn(_sum_parts(pick, *parts), *args)
+
+
 class BlockRunner:
     """One task per row block of X, run where the block lives.
 
@@ -158,11 +151,27 @@ class BlockRunner:
         self.client = default_client()
         delayed = list(X.to_delayed().ravel())
         if self.client is not None:
-            # X computed once; blocks that arrived misaligned are copied once, here
-            self.blocks = self.client.map(aligned, self.client.compute(delayed), pure=False)
+            self.blocks = self._spread(self.client.compute(delayed))
         else:
             self.blocks = [_LazyBlock(d) for d in delayed]
         self.rows = tuple(int(r) for r in X.chunks[0])
+
+    def _spread(self, computed):
+        """X's computed blocks, each moved (once) to the worker that keeps it.
+
+        Worker w keeps a contiguous run of blocks in proportion to its
+        threads. Where a block lands is otherwise up to where X happened to be
+        persisted (5 of 8 blocks on one of two workers is common), and the
+        busiest worker sets the pace of every iteration. A block whose worker
+        dies is recomputed elsewhere (the restriction is loose); blocks that
+        arrived misaligned are copied once, here.
+        """
+        slots = [w for w, n in sorted(self.client.nthreads().items()) for _ in range(n)]
+        if not slots:
+            return self.client.map(aligned, computed, pure=False)
+        return [self.client.submit(aligned, block, pure=False, allow_other_workers=True,
+                                   workers=[slots[i * len(slots) // len(computed)]])
+                for i, block in enumerate(computed)]
 
     def submit(self, fn, *args):
         """``fn(*args)`` as a task; handles among ``args`` are replaced by their values."""
@@ -173,7 +182,11 @@ class BlockRunner:
 
     def map(self, fn, *columns, shared=()):
         """``fn(columns[0][i], columns[1][i], ..., *shared)`` for every block i."""
-        return [self.submit(fn, *row, *shared) for row in zip(*columns)]
+        if self.client is None:
+            return [self.submit(fn, *row, *shared) for row in zip(*columns)]
+        # one Client.map: one message to the scheduler for all the blocks' tasks
+        n = len(columns[0])
+        return self.client.map(fn, *columns, *[[a] * n for a in shared], pure=False)
 
     #: a client-side value whose copies for all the blocks' tasks add up to at
     #: most this many bytes goes inside each task; a larger one is sent once and
@@ -205,6 +218,16 @@ class BlockRunner:
             parts = [self.submit(_sum_parts, None, *parts[i:i + self.fan_in])
                      for i in range(0, len(parts), self.fan_in)]
         return parts[0]
+
+    def submit_on_sum(self, fn, parts, *args, pick=None):
+        """``fn(sum of parts, *args)`` as one task: :meth:`tree_sum`'s last level is done
+        in ``fn``'s task, one scheduler hop (and task) fewer on an iteration's critical path.
+        """
+        while len(parts) > self.fan_in:
+            parts = [self.submit(_sum_parts, pick, *parts[i:i + self.fan_in])
+                     for i in range(0, len(parts), self.fan_in)]
+            pick = None
+        return self.submit(_apply_to_sum, fn, pick, len(parts), *parts, *args)
 
     def gather(self, handles):
         """The values of a list of handles, fetched in one round trip."""

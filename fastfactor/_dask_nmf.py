@@ -3,8 +3,8 @@
 Per iteration, one task per row block updates its block of W with the
 compiled kernels (HALS or multiplicative) and, in the same task, computes
 the k x n and k x k pieces the H update needs (``W_i^T X_i``, ``W_i^T W_i``,
-or the beta-divergence terms); a tree of tasks sums those, and one more task
-updates H where the sum ends up. The next iteration's block tasks take that
+or the beta-divergence terms); a tree of tasks sums those, the H-update task
+adding the last level itself, so H is updated where the sum ends up. The next iteration's block tasks take that
 H directly, so the client is not on the critical path: it submits iteration
 t + 1, then waits (once) for the few numbers of iteration t that decide
 convergence (the violation, the loss). Everything is submitted on futures
@@ -374,9 +374,9 @@ class DaskNMF:
             outs = run.map(_hals_block, run.blocks, W_blocks, shared=(h, (
                 cfg["l1_reg_W"], perm, cfg["inner_W"], inner_tol, self.n_threads)))
             perm = rng.permutation(k) if cfg["shuffle"] else None
-            h = run.submit(_hals_H, run.tree_sum(outs, pick=1), h, (
+            h = run.submit_on_sum(_hals_H, outs, h, (
                 cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["l2_reg_W"], perm, cfg["inner_H"],
-                inner_tol, self.n_threads, self.sq_norm))
+                inner_tol, self.n_threads, self.sq_norm), pick=1)
         else:
             beta = cfg["beta"]
             zero_W = np.finfo(np.float64).eps if beta < 1 else 0.0
@@ -384,9 +384,9 @@ class DaskNMF:
             check = cfg["tol"] > 0 and n_iter % 10 == 0
             outs = run.map(_mu_block, run.blocks, W_blocks, shared=(h, (
                 beta, cfg["l1_reg_W"], cfg["l2_reg_W"], cfg["gamma"], zero_W, self.n_threads)))
-            h = run.submit(_mu_H, run.tree_sum(outs, pick=1), h, (
+            h = run.submit_on_sum(_mu_H, outs, h, (
                 beta, cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["gamma"], zero_H, self.n_threads,
-                self.sq_norm, check and beta == 2))
+                self.sq_norm, check and beta == 2), pick=1)
             if check and beta != 2:  # a pass over X for the loss, in the same wait
                 loss = self._loss(outs, h, beta)
         return _Round(n_iter, outs, h, run.submit(_report, h), loss, rng_before)

@@ -496,7 +496,8 @@ class GaussianMixture(BaseEstimator):
         if is_dask_array(X):
             from ._dask_gmm import DaskGMMData
 
-            data = DaskGMMData(X, self.covariance_type, n_threads)
+            # the thread count is each worker's (None: its OpenMP setting), not ours
+            data = DaskGMMData(X, self.covariance_type, self.n_threads)
             n_samples, n_features = data.n_samples, data.X.shape[1]
             self.n_features_in_ = n_features
             dtype = data.dtype

@@ -565,7 +565,9 @@ class NMF(TransformerMixin, BaseEstimator):
         n_components, beta = self._check_params(X)
         if n_components == "auto" and not (self.init == "custom" and H is not None):
             n_components = X.shape[1]
-        dist = DaskNMF(X, effective_n_threads(self.n_threads))
+        effective_n_threads(self.n_threads)  # checked here; resolved by each worker:
+        # None follows the worker's OpenMP setting (dask's nanny sets 1 thread), not ours
+        dist = DaskNMF(X, self.n_threads)
         if beta <= 0 and dist.min == 0:
             raise ValueError(f"beta_loss={self.beta_loss!r} (<= 0) is undefined where X is "
                              "zero and X contains zeros.")

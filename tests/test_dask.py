@@ -236,6 +236,54 @@ def test_gaussian_mixture_on_dask_equals_local(client, covariance_type):
     np.testing.assert_array_equal(dist.predict(Xd).compute(), local.predict(X))
 
 
+def test_gaussian_mixture_killed_worker_does_not_change_the_result(client):
+    """The E-step tasks run on X's blocks kept on the workers: when a worker dies its
+    blocks are recomputed from X's graph and its tasks rerun, with the same numbers."""
+    from fastfactor import datasets, mixture
+
+    X = datasets.make_gaussian_blobs(150, n_features=6, n_blobs=4)
+    params = dict(n_components=4, covariance_type="full", max_iter=12, tol=0,
+                  init_params="random_from_data", random_state=0)
+    local = ff.GaussianMixture(**params).fit(X)
+    model = ff.GaussianMixture(**params)
+    calls = []
+    em_step = mixture.GaussianMixture._em_step
+
+    def em_step_then_kill(self, data, p):
+        calls.append(1)
+        if len(calls) == 4:  # mid-fit, with every block in a worker's memory
+            worker = sorted(client.nthreads())[:1]
+            client.run(os._exit, 1, workers=worker, on_error="ignore")
+        return em_step(self, data, p)
+
+    try:
+        mixture.GaussianMixture._em_step = em_step_then_kill
+        model.fit(da.from_array(X, chunks=(150, 6)))
+    finally:
+        mixture.GaussianMixture._em_step = em_step
+    assert len(calls) == 12
+    assert model.lower_bound_ == pytest.approx(local.lower_bound_, rel=1e-10)
+    np.testing.assert_allclose(model.means_, local.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.covariances_, local.covariances_, rtol=1e-8, atol=1e-12)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_blocks_are_spread_evenly_over_the_workers(client):
+    """Each worker keeps an equal run of X's blocks, wherever X was persisted."""
+    from fastfactor._dask import BlockRunner
+
+    X = np.arange(800.0).reshape(200, 4)
+    Xd = da.from_array(X, chunks=(25, 4)).persist(workers=sorted(client.nthreads())[:1])
+    runner = BlockRunner(Xd)
+    distributed.wait(runner.blocks)
+    who_has = client.who_has(runner.blocks)
+    holders = [sorted(who_has[b.key]) for b in runner.blocks]
+    assert [len(h) for h in holders] == [1] * 8
+    workers = sorted(client.nthreads())
+    assert [h[0] for h in holders] == [workers[0]] * 4 + [workers[1]] * 4
+    np.testing.assert_array_equal(np.concatenate(runner.gather(runner.blocks)), X)
+
+
 def test_gaussian_mixture_dask_init_limits():
     X = da.from_array(np.random.default_rng(0).normal(size=(200, 3)), chunks=(50, 3))
     with pytest.raises(ValueError, match="random_from_data"):
