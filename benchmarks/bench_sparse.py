@@ -7,7 +7,6 @@ Each benchmark has a scikit-learn twin in the same group, so that the
 """
 import warnings
 
-import numpy as np
 import pytest
 
 import fastfactor as ff

@@ -26,7 +26,6 @@ import time
 import warnings
 
 import numpy as np
-import scipy.sparse
 from threadpoolctl import threadpool_limits
 
 import fastfactor as ff

@@ -81,6 +81,29 @@ def restore_rng(encoded):
     return rng
 
 
+def require_values(state, keys, fit):
+    """Check that a resume state holds every entry ``fit`` needs.
+
+    Parameters
+    ----------
+    state : dict
+        A state read by :func:`read_checkpoint` (or passed to ``resume=``).
+    keys : iterable of str
+        The entries the fit reads.
+    fit : str
+        What is resumed, for the message (e.g. ``'MiniBatchDictionaryLearning'``).
+
+    Raises
+    ------
+    CheckpointError
+        Naming the missing entries (a bare KeyError said nothing useful).
+    """
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise CheckpointError(f"the checkpoint lacks {', '.join(map(repr, missing))}: it is "
+                              f"incomplete or was not made by a {fit} fit")
+
+
 def restored_array(state, key, shape, dtype=None):
     """A fresh C-contiguous copy of ``state[key]``, checked to have ``shape``.
 

@@ -3,8 +3,6 @@
 Exit codes: 0 success, 2 usage error, 3 bad input, 4 interrupted.
 """
 import argparse
-import importlib
-import inspect
 import json
 import platform
 import sys
@@ -225,7 +223,7 @@ def _summary(model):
 def _cmd_fit(args):
     from . import checkpoint as ckpt
     from ._atomic import check_writable
-    from .persistence import model_state, save
+    from .persistence import save
 
     check_writable(args.output, force=args.force)
     model = _estimator_from_args(args.model, args)

@@ -486,7 +486,7 @@ def _check_rank_for_image(n_components, matrices, image_shape, allow_energy=True
     limit = _max_rank(matrices)
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer, float,
                                                                        np.floating)):
-        raise TypeError(f"n_components must be an int rank" + (
+        raise TypeError("n_components must be an int rank" + (
             " or a float energy fraction in (0, 1)" if allow_energy else "")
             + f", got {n_components!r}.")
     if isinstance(n_components, (float, np.floating)):

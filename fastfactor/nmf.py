@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from . import kernels
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
 from ._dask import is_dask_array
-from .checkpoint import encode_rng_state, restore_rng
+from .checkpoint import encode_rng_state, require_values, restore_rng
 from ._nmf_data import EPSILON, NMFData
 from ._nmf_init import INIT_METHODS, initialize_nmf
 from ._threads import effective_n_threads, single_threaded_blas
@@ -168,6 +168,7 @@ def fit_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg
     rng = check_random_state(random_state)
     first_iter, violation_init, losses = 1, None, []
     if resume is not None:
+        require_values(resume, ("n_iter", "violation_init", "losses", "rng_state"), "NMF cd")
         rng = restore_rng(resume["rng_state"])
         first_iter = int(resume["n_iter"]) + 1
         violation_init = resume["violation_init"]
@@ -297,6 +298,8 @@ def fit_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, 
         error_at_init = np.sqrt(2 * beta_divergence(data, W, Ht, beta))
         previous_error = error_at_init
     else:
+        require_values(resume, ("n_iter", "losses", "error_at_init", "previous_error"),
+                       "NMF mu")
         first_iter, losses = int(resume["n_iter"]) + 1, list(resume["losses"])
         error_at_init, previous_error = resume["error_at_init"], resume["previous_error"]
     HHt = XHt = None
@@ -530,6 +533,7 @@ class NMF(TransformerMixin, BaseEstimator):
             W, H = self._initial_factors(X, W, H, n_components, update_H)
             Ht = H.T
         else:
+            require_values(resume, ("W", "Ht"), "NMF")
             W, Ht = resume["W"].copy(), resume["Ht"].copy()
             if W.shape[0] != X.shape[0] or Ht.shape[0] != X.shape[1]:
                 raise ValueError(f"the checkpoint was made for data of shape "

@@ -30,7 +30,8 @@ import scipy.linalg
 from . import kernels
 from ._dask import is_dask_array
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
-from .checkpoint import CheckpointError, encode_rng_state, restore_rng, restored_array
+from .checkpoint import (CheckpointError, encode_rng_state, require_values, restore_rng,
+                         restored_array)
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     check_array,
@@ -157,8 +158,34 @@ def _encode(X, D, **params):
         return _encode_one_pool(X, D, **params)
 
 
+class _Unconverged:
+    """Signals whose lasso did not converge, tallied over the many encodes of a fit.
+
+    A dictionary fit encodes every mini-batch (or the whole X every
+    iteration); one warning per encode flooded the terminal of long fits, so
+    the fit passes a tally to :func:`_encode` and warns once at its end.
+    """
+
+    def __init__(self):
+        self.signals = 0
+        self.encodes = 0
+        self.max_iter = None
+
+    def add(self, n_bad, max_iter):
+        self.signals += n_bad
+        self.encodes += 1
+        self.max_iter = max_iter
+
+    def warn(self, what):
+        if self.signals:
+            warnings.warn(
+                f"{what}: the sparse code did not converge for {self.signals} signals in "
+                f"{self.encodes} encodes within transform_max_iter={self.max_iter} sweeps; "
+                "you might want to increase transform_max_iter.", ConvergenceWarning)
+
+
 def _encode_one_pool(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_iter=1000,
-                     positive=False, n_threads=None, gram=None, cov=None):
+                     positive=False, n_threads=None, gram=None, cov=None, unconverged=None):
     n_samples = X.shape[0]
     n_components = D.shape[0]
     if n_samples == 0 or n_components == 0:
@@ -188,7 +215,9 @@ def _encode_one_pool(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_
                                     tol=tol, positive=positive, return_info=True,
                                     n_threads=n_threads)
     bad = gaps > tol * x_sqnorms
-    if max_iter > 0 and bad.any():
+    if max_iter > 0 and bad.any() and unconverged is not None:
+        unconverged.add(int(bad.sum()), max_iter)
+    elif max_iter > 0 and bad.any():
         worst = int(np.argmax(gaps - tol * x_sqnorms))
         warnings.warn(
             f"Objective did not converge for {int(bad.sum())} of {n_samples} signals "
@@ -706,6 +735,7 @@ class DictionaryLearning(_BaseSparseCoding, BaseEstimator):
             code, dictionary = self._initial_factors(X, n_components)
             errors, first = [], 0
         else:
+            require_values(resume, ("n_iter", "losses", "rng_state"), type(self).__name__)
             first = _resumed_step(resume, self.max_iter, "iteration")
             code = restored_array(resume, "code", (X.shape[0], n_components), X.dtype)
             dictionary = restored_array(resume, "dictionary", (n_components, X.shape[1]),
@@ -713,12 +743,14 @@ class DictionaryLearning(_BaseSparseCoding, BaseEstimator):
             errors = [float(e) for e in resume["losses"]]
             random_state = restore_rng(resume["rng_state"])
 
+        unconverged = _Unconverged()
         ii = first - 1
         for ii in range(first, self.max_iter):
             code = _encode(X, dictionary, algorithm=method, alpha=alpha,
                            n_nonzero_coefs=None, init=code,
                            max_iter=self.transform_max_iter,
-                           positive=self.positive_code, n_threads=n_threads)
+                           positive=self.positive_code, n_threads=n_threads,
+                           unconverged=unconverged)
             _update_dict(dictionary, X, code, code.T @ code, code.T @ X, random_state,
                          self.positive_dict)
             R = X - code @ dictionary
@@ -734,6 +766,7 @@ class DictionaryLearning(_BaseSparseCoding, BaseEstimator):
             if callback is not None:
                 callback(dict(n_iter=ii + 1, dictionary=dictionary, code=code,
                               losses=errors, rng_state=encode_rng_state(random_state)))
+        unconverged.warn(type(self).__name__)
         self.components_ = dictionary
         self.error_ = errors
         self.n_iter_ = ii + 1
@@ -864,20 +897,21 @@ class MiniBatchDictionaryLearning(_BaseSparseCoding, BaseEstimator):
         self._Bt += kernels.dense_matmul(code, X, trans_a=True, n_threads=n_threads) \
             / batch_size
 
-    def _minibatch_step(self, X, dictionary, random_state, step):
+    def _minibatch_step(self, X, dictionary, random_state, step, unconverged=None):
         # BLAS stays at one thread for the whole step, the big products being
         # split over the OpenMP threads: see _encode
         with single_threaded_blas():
-            return self._minibatch_step_one_pool(X, dictionary, random_state, step)
+            return self._minibatch_step_one_pool(X, dictionary, random_state, step,
+                                                 unconverged)
 
-    def _minibatch_step_one_pool(self, X, dictionary, random_state, step):
+    def _minibatch_step_one_pool(self, X, dictionary, random_state, step, unconverged):
         batch_size = X.shape[0]
         alpha = float(self.alpha)
         n_threads = _n_threads(self.n_jobs)
         code = _encode(X, dictionary, algorithm="lasso_" + self.fit_algorithm,
                        alpha=alpha, n_nonzero_coefs=None,
                        max_iter=self.transform_max_iter, positive=self.positive_code,
-                       n_threads=n_threads)
+                       n_threads=n_threads, unconverged=unconverged)
         R = X - kernels.dense_matmul(code, dictionary, n_threads=n_threads)
         batch_cost = (0.5 * float(np.einsum("ij,ij->", R, R, dtype=np.float64))
                       + alpha * float(np.abs(code).sum(dtype=np.float64))) / batch_size
@@ -1024,15 +1058,19 @@ class MiniBatchDictionaryLearning(_BaseSparseCoding, BaseEstimator):
             first_step = 0
             dictionary, order = self._start_fit(X)
         else:
+            require_values(resume, ("n_iter", "rng_state", "ewa_cost", "ewa_cost_min",
+                                    "no_improvement"), type(self).__name__)
             first_step = _resumed_step(resume, n_steps, "mini-batch step")
             dictionary, order = self._restore_fit(X, resume)
         X_train = X if order is None else np.ascontiguousarray(X[order])
         old_dict = dictionary.copy()
+        unconverged = _Unconverged()
         i = first_step - 1
         for i in range(first_step, n_steps):
             start = (i % n_steps_per_iter) * bs
             X_batch = X_train[start:start + bs]
-            batch_cost = self._minibatch_step(X_batch, dictionary, self._random_state, i)
+            batch_cost = self._minibatch_step(X_batch, dictionary, self._random_state, i,
+                                              unconverged)
             if self._check_convergence(X_batch, batch_cost, dictionary, old_dict,
                                        n_samples, i, n_steps):
                 break
@@ -1041,6 +1079,7 @@ class MiniBatchDictionaryLearning(_BaseSparseCoding, BaseEstimator):
             if callback is not None:
                 callback(self._step_state(i + 1, n_steps, dictionary, order, batch_cost))
             old_dict[:] = dictionary
+        unconverged.warn(type(self).__name__)
         self.n_steps_ = i + 1
         self.n_iter_ = int(np.ceil(self.n_steps_ / n_steps_per_iter))
         self.components_ = dictionary

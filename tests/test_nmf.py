@@ -341,3 +341,18 @@ def test_convergence_warning(rng):
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning, match="Maximum number of iterations 2"):
             ff.NMF(3, max_iter=2).fit(X)
+
+
+@pytest.mark.parametrize("solver, state, missing", [
+    ("cd", {"n_iter": 1}, "'W', 'Ht'"),
+    ("cd", {"n_iter": 1, "losses": []}, "'violation_init'"),
+    ("mu", {"n_iter": 1, "losses": [], "error_at_init": 1.0}, "'previous_error'"),
+])
+def test_incomplete_resume_state_is_named(solver, state, missing):
+    from fastfactor.checkpoint import CheckpointError
+
+    X = low_rank_nonneg(np.random.default_rng(0), 20, 10, 3)
+    if "W" not in missing:
+        state = dict(state, W=np.full((20, 3), 0.5), Ht=np.full((10, 3), 0.5))
+    with pytest.raises(CheckpointError, match=f"lacks {missing}"):
+        ff.NMF(3, solver=solver, max_iter=5)._fit_checkpointed(X, resume=state)

@@ -137,6 +137,24 @@ def test_lasso_warm_start_and_max_iter_warning():
         sparse_encode(X, D, algorithm="lasso_cd", alpha=0.05, max_iter=1)
 
 
+@pytest.mark.parametrize("make_learner", [
+    lambda: MiniBatchDictionaryLearning(8, batch_size=10, max_iter=3, transform_max_iter=1,
+                                        random_state=0),
+    lambda: DictionaryLearning(8, max_iter=4, transform_max_iter=1, tol=0, random_state=0),
+])
+def test_dictionary_fit_warns_once_for_all_its_encodes(make_learner):
+    # one sparse-code warning per mini-batch flooded the terminal of long fits
+    X, _ = make_problem()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_learner().fit(X)
+    messages = [str(w.message) for w in caught
+                if issubclass(w.category, sklearn.exceptions.ConvergenceWarning)
+                and "sparse code" in str(w.message)]
+    assert len(messages) == 1, messages
+    assert "transform_max_iter=1" in messages[0] and "encodes" in messages[0]
+
+
 @pytest.mark.parametrize("n_nonzero_coefs", [1, 5, 20, None])
 def test_omp_same_support_and_coefficients_as_sklearn(n_nonzero_coefs):
     X, D = make_problem(seed=1)
@@ -322,8 +340,11 @@ def test_resume_state_of_another_problem_is_refused():
     with pytest.raises(CheckpointError, match="mini-batch step 3, outside"):
         MiniBatchDictionaryLearning(**dict(kw, max_iter=0))._fit_checkpointed(
             X, resume=state)
-    with pytest.raises(CheckpointError, match="no 'code' array"):
+    with pytest.raises(CheckpointError, match="lacks 'losses'.*DictionaryLearning"):
         DictionaryLearning(8, max_iter=5)._fit_checkpointed(X, resume=state)
+    incomplete = {key: value for key, value in state.items() if key != "ewa_cost"}
+    with pytest.raises(CheckpointError, match="lacks 'ewa_cost'"):
+        MiniBatchDictionaryLearning(**kw)._fit_checkpointed(X, resume=incomplete)
 
 
 # ---------------------------------------------------------------------------
