@@ -183,6 +183,7 @@ class BlockRunner:
         self.client = default_client()
         delayed = list(X.to_delayed().ravel())
         self.homes = [None] * len(delayed)  # the worker each block was sent to
+        self.slots = None  # the worker thread (an index) each block was sent to
         if self.client is not None:
             self.blocks = self._spread(self.client.compute(delayed))
         else:
@@ -219,7 +220,7 @@ class BlockRunner:
         this process every block is a group of its own (one block in memory
         at a time).
         """
-        slots = getattr(self, "slots", None) or range(len(self.blocks))
+        slots = self.slots or range(len(self.blocks))
         groups = {}
         for i, slot in enumerate(slots):
             groups.setdefault(slot, []).append(i)
