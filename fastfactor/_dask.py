@@ -122,8 +122,8 @@ def _group_call(fn, pick, total, keep, n_columns, *columns_and_shared):
     return Part(values if keep else None, summed)
 
 
-def _concat_values(part):
-    return np.concatenate(_block_values(part), axis=0)
+def _nth_value(part, n):
+    return _block_values(part)[n]
 
 
 def _resolve(arg):
@@ -305,15 +305,15 @@ class BlockRunner:
             return [_Value(p) for p in pieces]
         return self.client.scatter(pieces, hash=False)
 
-    def gather_groups(self, handles):
-        """The per-block values held by group handles, in block order (one round trip)."""
-        return [v for part in self.gather(handles) for v in _block_values(part)]
-
     def groups_to_dask(self, handles, n_columns, dtype):
-        """A dask array of the (rows_i x n_columns) arrays the group handles hold."""
-        merged = [self.submit(_concat_values, h) for h in handles]
-        return self.to_dask(merged, n_columns, dtype,
-                            rows=[sum(self.rows[i] for i in g) for g in self.groups])
+        """A dask array of the (rows_i x n_columns) arrays the group handles hold.
+
+        Its chunks are X's row blocks (one task per block takes its array out
+        of its group), so it lines up with X.
+        """
+        blocks = [self.submit(_nth_value, h, j)
+                  for h, group in zip(handles, self.groups) for j in range(len(group))]
+        return self.to_dask(blocks, n_columns, dtype)
 
     #: a client-side value whose copies for all the blocks' tasks add up to at
     #: most this many bytes goes inside each task; a larger one is sent once and
@@ -377,17 +377,13 @@ class BlockRunner:
             return [_Value(p) for p in pieces]
         return self.client.scatter(pieces, hash=False)
 
-    def to_dask(self, handles, n_columns, dtype, rows=None):
-        """A dask array made of the (rows_i x n_columns) arrays the handles hold.
-
-        ``rows`` are the handles' row counts (default: X's row blocks).
-        """
+    def to_dask(self, handles, n_columns, dtype):
+        """A dask array made of the (rows_i x n_columns) arrays the handles hold."""
         import dask.array as da
 
-        rows = tuple(self.rows if rows is None else rows)
         if self.client is None:
             return da.from_array(np.concatenate([h.value for h in handles], axis=0),
-                                 chunks=(rows, n_columns))
+                                 chunks=(self.rows, n_columns))
         parts = [da.from_delayed(h, shape=(r, n_columns), dtype=dtype)
-                 for h, r in zip(handles, rows)]
+                 for h, r in zip(handles, self.rows)]
         return da.concatenate(parts, axis=0)
