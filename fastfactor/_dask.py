@@ -1,11 +1,12 @@
 """Dask plumbing shared by the distributed paths.
 
 Detection and preparation of dask arrays, and :class:`BlockRunner`, which
-runs one task per row block where the block lives (futures on a
-``distributed`` cluster, or in process) and sums their small results in a
-tree.
+runs tasks on row blocks where the blocks live (futures on a ``distributed``
+cluster, or in process), one per block or one per group of blocks held by a
+worker thread, and sums their small results in a tree.
 """
 import functools
+from collections import namedtuple
 
 import numpy as np
 
@@ -101,6 +102,37 @@ class _LazyBlock:
         return aligned(np.asarray(self.delayed.compute()))
 
 
+#: what a group task returns: its blocks' results (a list, in block order, or
+#: None) and their sum (a tuple, or None); ``part[TOTAL]`` is the sum
+Part = namedtuple("Part", "values total")
+TOTAL = 1
+
+
+def _block_values(value):
+    """The per-block values a group task gets for one column: a list, in block order."""
+    return value.values if isinstance(value, Part) else value
+
+
+def _group_call(fn, pick, total, keep, n_columns, *columns_and_shared):
+    """``fn`` on each block of a group, in block order; see :meth:`BlockRunner.map_groups`."""
+    columns = [_block_values(c) for c in columns_and_shared[:n_columns]]
+    shared = columns_and_shared[n_columns:]
+    values = [fn(*row, *shared) for row in zip(*columns)]
+    summed = _sum_parts(pick, *values) if total else None
+    return Part(values if keep else None, summed)
+
+
+def _nth_value(part, n):
+    return _block_values(part)[n]
+
+
+def _resolve(arg):
+    """In process: the value of a handle, or of each handle in a list."""
+    if isinstance(arg, list):
+        return [_resolve(a) for a in arg]
+    return arg.value if isinstance(arg, (_Value, _LazyBlock)) else arg
+
+
 def _identity(value):
     return value
 
@@ -150,11 +182,14 @@ class BlockRunner:
     def __init__(self, X):
         self.client = default_client()
         delayed = list(X.to_delayed().ravel())
+        self.homes = [None] * len(delayed)  # the worker each block was sent to
+        self.slots = None  # the worker thread (an index) each block was sent to
         if self.client is not None:
             self.blocks = self._spread(self.client.compute(delayed))
         else:
             self.blocks = [_LazyBlock(d) for d in delayed]
         self.rows = tuple(int(r) for r in X.chunks[0])
+        self.groups = self._group()
 
     def _spread(self, computed):
         """X's computed blocks, each moved (once) to the worker that keeps it.
@@ -169,9 +204,27 @@ class BlockRunner:
         slots = [w for w, n in sorted(self.client.nthreads().items()) for _ in range(n)]
         if not slots:
             return self.client.map(aligned, computed, pure=False)
+        self.slots = [i * len(slots) // len(computed) for i in range(len(computed))]
+        self.homes = [slots[s] for s in self.slots]
         return [self.client.submit(aligned, block, pure=False, allow_other_workers=True,
-                                   workers=[slots[i * len(slots) // len(computed)]])
-                for i, block in enumerate(computed)]
+                                   workers=[home])
+                for block, home in zip(computed, self.homes)]
+
+    def _group(self):
+        """The blocks' indices grouped by the worker thread they were sent to.
+
+        A group is a contiguous run of blocks, and which blocks form it
+        depends only on the number of blocks and of worker threads (not on
+        the workers' addresses), so sums done per group and then across groups
+        in group order are reproducible on a cluster of the same size. In
+        this process every block is a group of its own (one block in memory
+        at a time).
+        """
+        slots = self.slots or range(len(self.blocks))
+        groups = {}
+        for i, slot in enumerate(slots):
+            groups.setdefault(slot, []).append(i)
+        return [groups[s] for s in sorted(groups)]
 
     def submit(self, fn, *args):
         """``fn(*args)`` as a task; handles among ``args`` are replaced by their values."""
@@ -187,6 +240,80 @@ class BlockRunner:
         # one Client.map: one message to the scheduler for all the blocks' tasks
         n = len(columns[0])
         return self.client.map(fn, *columns, *[[a] * n for a in shared], pure=False)
+
+    def map_groups(self, fn, *columns, shared=(), total=False, pick=None, keep=True):
+        """``fn(columns[0][i], ..., *shared)`` for every block i, one task per group of blocks.
+
+        A round of one task per block spends more of its time on the
+        scheduler (and, with a ``LocalCluster``, on the client's cores) than
+        one task per worker thread, each over all of the blocks that thread's
+        worker holds (:attr:`groups`); the task is sent to that worker, or
+        elsewhere if it died.
+
+        Parameters
+        ----------
+        fn : callable
+            The block task.
+        *columns : list
+            Per-block arguments: :attr:`blocks` (X's row blocks), or the
+            handles returned by an earlier ``map_groups`` or by
+            :meth:`scatter_groups` (one per group).
+        shared : tuple
+            Arguments passed to every block's call.
+        total : bool
+            Also sum the blocks' results (``result[pick]`` if ``pick`` is
+            given), in block order, in the task; sum the groups' sums with
+            ``tree_sum(parts, pick=TOTAL)``.
+        pick : int, optional
+            See ``total``.
+        keep : bool
+            Keep the blocks' results (False when only their sum is wanted).
+
+        Returns
+        -------
+        list
+            One handle per group on a :class:`Part`.
+        """
+        n = len(columns)
+        by_group = [[self._group_column(c, g, i) for c in columns]
+                    for g, i in enumerate(self.groups)]
+        if self.client is None:
+            return [self.submit(_group_call, fn, pick, total, keep, n,
+                                *[_resolve(c) for c in cols], *shared) for cols in by_group]
+        return [self.client.submit(_group_call, fn, pick, total, keep, n, *cols, *shared,
+                                   pure=False, workers=self._home(i), allow_other_workers=True)
+                for cols, i in zip(by_group, self.groups)]
+
+    def _group_column(self, column, g, indices):
+        """Group ``g``'s argument from a column: X's blocks in it, or the group's handle."""
+        return [column[i] for i in indices] if column is self.blocks else column[g]
+
+    def _home(self, indices):
+        home = self.homes[indices[0]]
+        return None if home is None else [home]
+
+    def scatter_groups(self, A):
+        """Split a client-side array into handles lined up with :attr:`groups` (one wait).
+
+        Each handle holds the list of the group's pieces, row block by row
+        block; see :meth:`scatter_rows`.
+        """
+        bounds = np.cumsum((0,) + self.rows)
+        pieces = [[np.ascontiguousarray(A[bounds[i]:bounds[i + 1]]) for i in group]
+                  for group in self.groups]
+        if self.client is None:
+            return [_Value(p) for p in pieces]
+        return self.client.scatter(pieces, hash=False)
+
+    def groups_to_dask(self, handles, n_columns, dtype):
+        """A dask array of the (rows_i x n_columns) arrays the group handles hold.
+
+        Its chunks are X's row blocks (one task per block takes its array out
+        of its group), so it lines up with X.
+        """
+        blocks = [self.submit(_nth_value, h, j)
+                  for h, group in zip(handles, self.groups) for j in range(len(group))]
+        return self.to_dask(blocks, n_columns, dtype)
 
     #: a client-side value whose copies for all the blocks' tasks add up to at
     #: most this many bytes goes inside each task; a larger one is sent once and

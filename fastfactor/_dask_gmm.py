@@ -9,7 +9,8 @@ give the same statistics as the single-machine pass, to rounding.
 
 The tasks are submitted on futures (:class:`fastfactor._dask.BlockRunner`):
 X's blocks are computed once and kept on the workers, and an EM iteration
-is one task per block, their tree sum and one wait, with no dask graph
+is one task per worker thread (over the blocks its worker holds, summing
+their statistics in block order), the sum of those and one wait, with no dask graph
 built or optimized per iteration. A worker that dies loses only blocks the
 scheduler can recompute (from X's graph) and E-step results it reruns, so
 the fit goes on with the same numbers.
@@ -17,7 +18,7 @@ the fit goes on with the same numbers.
 import numpy as np
 
 from . import kernels
-from ._dask import BlockRunner, block_task, prepare
+from ._dask import TOTAL, BlockRunner, block_task, prepare
 
 
 def _block_moments(X_i):
@@ -68,7 +69,8 @@ class DaskGMMData:
     def _sum(self, fn, *shared):
         """The sum over blocks of ``fn(X_i, *shared)`` (tuples of arrays), in one wait."""
         run = self.runner
-        return run.gather([run.tree_sum(run.map(fn, run.blocks, shared=shared))])[0]
+        parts = run.map_groups(fn, run.blocks, shared=shared, total=True, keep=False)
+        return run.gather([run.tree_sum(parts, pick=TOTAL)])[0]
 
     def rows(self, indices):
         """The rows at ``indices`` (for initialisations that pick data points)."""

@@ -1,10 +1,12 @@
 """NMF of a row-chunked ``dask.array``: each W block stays with its X block.
 
-Per iteration, one task per row block updates its block of W with the
-compiled kernels (HALS or multiplicative) and, in the same task, computes
-the k x n and k x k pieces the H update needs (``W_i^T X_i``, ``W_i^T W_i``,
-or the beta-divergence terms); a tree of tasks sums those, the H-update task
-adding the last level itself, so H is updated where the sum ends up. The next iteration's block tasks take that
+Per iteration, one task per worker thread (over the row blocks its worker
+holds, :meth:`fastfactor._dask.BlockRunner.map_groups`) updates those blocks
+of W with the compiled kernels (HALS or multiplicative) and, in the same
+task, computes and sums, in block order, the k x n and k x k pieces the H
+update needs (``W_i^T X_i``, ``W_i^T W_i``, or the beta-divergence terms);
+the H-update task adds the tasks' sums, in group order, so H is updated
+where the sum ends up. The next iteration's block tasks take that
 H directly, so the client is not on the critical path: it submits iteration
 t + 1, then waits (once) for the few numbers of iteration t that decide
 convergence (the violation, the loss). Everything is submitted on futures
@@ -20,14 +22,15 @@ re-scattered from that copy, which also cuts the chain of tasks the
 scheduler would otherwise keep for the whole fit (one more wait every
 ``_SNAPSHOT_EVERY`` iterations). Results equal a
 single-machine fit from the same initial factors, to rounding (the sums over
-blocks are grouped differently).
+blocks are grouped differently; the grouping depends only on the number of
+blocks and of worker threads, so a cluster of the same size repeats a fit).
 """
 import logging
 
 import numpy as np
 
 from . import kernels
-from ._dask import BlockRunner, block_task, prepare
+from ._dask import TOTAL, BlockRunner, block_task, prepare
 from ._nmf_data import NMFData
 from ._nmf_init import nndsvd_from_svd, random_init, resolve_init
 
@@ -189,8 +192,8 @@ class DaskNMF:
         self.shape = X.shape
         self.n_threads = n_threads
         run = self.runner
-        lowest, (finite, total, sq_norm) = run.gather([run.tree_sum(
-            run.map(_check_block, run.blocks))])[0]
+        lowest, (finite, total, sq_norm) = run.gather([run.tree_sum(run.map_groups(
+            _check_block, run.blocks, total=True, keep=False), pick=TOTAL)])[0]
         self.min = float(lowest)
         if finite < len(run.blocks):
             raise ValueError("Input X contains NaN or infinity.")
@@ -214,12 +217,13 @@ class DaskNMF:
         return W.astype(self.dtype), H.astype(self.dtype)
 
     def scatter_W(self, W):
-        """Split W into blocks lined up with X's row blocks, each sent to its X block."""
-        return self.runner.scatter_rows(W)
+        """Split W into blocks lined up with X's row blocks, one handle per group of blocks."""
+        return self.runner.scatter_groups(W)
 
     def W_array(self, W_blocks, k):
         """The (m x k) W blocks as a dask array, without bringing them to the client."""
-        return self.runner.to_dask(self.runner.map(_W_of, W_blocks), k, self.dtype)
+        run = self.runner
+        return run.groups_to_dask(run.map_groups(_W_of, W_blocks), k, self.dtype)
 
     def share_H(self, Ht, HHt_reg=None):
         """A handle on an H state made on the client (sent once to the workers)."""
@@ -231,8 +235,9 @@ class DaskNMF:
 
     def _loss(self, W_blocks, h, beta):
         run = self.runner
-        return run.tree_sum(run.map(_loss_block, run.blocks, W_blocks,
-                                    shared=(h, (beta, self.n_threads))))
+        return run.tree_sum(run.map_groups(_loss_block, run.blocks, W_blocks, total=True,
+                                           keep=False, shared=(h, (beta, self.n_threads))),
+                            pick=TOTAL)
 
     # -- solvers ----------------------------------------------------------
     def run(self, W, Ht, solver, *, beta, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W,
@@ -291,7 +296,7 @@ class DaskNMF:
                 if current.loss is not None:
                     wanted.append(current.loss)
                 if sync:
-                    wanted += run.map(_W_of, current.outs)
+                    wanted += run.map_groups(_W_of, current.outs)
                 values = run.gather(wanted)
             except Exception as exc:  # a lost worker: restart from the snapshot
                 if not _is_lost_work(exc) or attempts >= 3:
@@ -316,7 +321,7 @@ class DaskNMF:
                 break
             if not sync:
                 continue
-            W_full = np.concatenate(values, axis=0)
+            W_full = np.concatenate([W_i for part in values for W_i in part.values], axis=0)
             if t % _SNAPSHOT_EVERY == 0:
                 snapshot = (W_full, h_value, dict(state), list(state["losses"]),
                             rng.get_state())
@@ -371,22 +376,24 @@ class DaskNMF:
         inner_tol = local._INNER_DELTA ** 2
         if cfg["solver"] == "cd":
             perm = rng.permutation(k) if cfg["shuffle"] else None
-            outs = run.map(_hals_block, run.blocks, W_blocks, shared=(h, (
-                cfg["l1_reg_W"], perm, cfg["inner_W"], inner_tol, self.n_threads)))
+            outs = run.map_groups(_hals_block, run.blocks, W_blocks, total=True, pick=1,
+                                  shared=(h, (cfg["l1_reg_W"], perm, cfg["inner_W"],
+                                              inner_tol, self.n_threads)))
             perm = rng.permutation(k) if cfg["shuffle"] else None
             h = run.submit_on_sum(_hals_H, outs, h, (
                 cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["l2_reg_W"], perm, cfg["inner_H"],
-                inner_tol, self.n_threads, self.sq_norm), pick=1)
+                inner_tol, self.n_threads, self.sq_norm), pick=TOTAL)
         else:
             beta = cfg["beta"]
             zero_W = np.finfo(np.float64).eps if beta < 1 else 0.0
             zero_H = np.finfo(np.float64).eps if beta <= 1 else 0.0
             check = cfg["tol"] > 0 and n_iter % 10 == 0
-            outs = run.map(_mu_block, run.blocks, W_blocks, shared=(h, (
-                beta, cfg["l1_reg_W"], cfg["l2_reg_W"], cfg["gamma"], zero_W, self.n_threads)))
+            outs = run.map_groups(_mu_block, run.blocks, W_blocks, total=True, pick=1,
+                                  shared=(h, (beta, cfg["l1_reg_W"], cfg["l2_reg_W"],
+                                              cfg["gamma"], zero_W, self.n_threads)))
             h = run.submit_on_sum(_mu_H, outs, h, (
                 beta, cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["gamma"], zero_H, self.n_threads,
-                self.sq_norm, check and beta == 2), pick=1)
+                self.sq_norm, check and beta == 2), pick=TOTAL)
             if check and beta != 2:  # a pass over X for the loss, in the same wait
                 loss = self._loss(outs, h, beta)
         return _Round(n_iter, outs, h, run.submit(_report, h), loss, rng_before)
