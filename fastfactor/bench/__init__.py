@@ -44,7 +44,7 @@ def machine_summary():
     import numpy as np
     import threadpoolctl
 
-    from .. import __version__
+    from .. import __version__, _dispatch
     from .._threads import effective_n_threads, openmp_enabled
 
     blas = [f"{i.get('internal_api')} {i.get('version') or ''}".strip()
@@ -57,7 +57,8 @@ def machine_summary():
         skl = ", scikit-learn not installed"
     return (f"fastfactor {__version__}, numpy {np.__version__}{skl}, {platform.machine()}, "
             f"{os.cpu_count()} CPUs, OpenMP {'on' if openmp_enabled() else 'off'} "
-            f"({effective_n_threads()} threads), BLAS: {', '.join(blas) or 'unknown'}")
+            f"({effective_n_threads()} threads), {_dispatch.summary()}, "
+            f"BLAS: {', '.join(blas) or 'unknown'}")
 
 
 def markdown(rows):
