@@ -17,6 +17,11 @@ Within a band, a row's entries are taken four at a time: one pass over the
 accumulator row adds four rows of B, so the accumulator is loaded and
 stored a quarter as often (the product was bound by those loads and
 stores once B stayed in cache).
+
+The rows of B four entries ahead are prefetched: the hardware prefetchers
+cannot guess a random next row, and on nmf-sparse's ``X.T @ W`` (B of 5 MB,
+larger than L2) asking early made the product 1.15-1.3x faster; when B is
+in L2 it neither helps nor hurts.
 """
 from cython.parallel cimport prange, parallel
 
@@ -28,6 +33,28 @@ import numpy as np
 cdef enum:
     BAND_BYTES = 1 << 19  # bytes of B's rows one band may hold (under half of L2)
     TILE_ROWS = 256       # rows of A per tile
+    PREFETCH_AHEAD = 4    # entries between a row's prefetch and its use
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define ff_prefetch(p) __builtin_prefetch((const void*)(p), 0, 3)
+    #else
+    #define ff_prefetch(p) ((void)0)
+    #endif
+    """
+    void ff_prefetch(const void* p) noexcept nogil
+
+
+cdef inline void _prefetch_row(const floating* row, Py_ssize_t k) noexcept nogil:
+    # the hardware prefetchers cannot guess the next random row of B: ask
+    # for every cache line of it a few entries before it is used
+    cdef Py_ssize_t t = 0
+    cdef Py_ssize_t per_line = 64 // sizeof(floating)
+    while t < k:
+        ff_prefetch(row + t)
+        t = t + per_line
 
 
 def _padded(Py_ssize_t k):
@@ -54,6 +81,11 @@ cdef inline Py_ssize_t _add_rows(double* acc, const floating* data,
     while q < end and indices[q] < limit:
         q = q + 1
     while p + 4 <= q:
+        if p + PREFETCH_AHEAD + 4 <= q:
+            _prefetch_row(B + indices[p + PREFETCH_AHEAD] * k, k)
+            _prefetch_row(B + indices[p + PREFETCH_AHEAD + 1] * k, k)
+            _prefetch_row(B + indices[p + PREFETCH_AHEAD + 2] * k, k)
+            _prefetch_row(B + indices[p + PREFETCH_AHEAD + 3] * k, k)
         a0 = data[p]
         a1 = data[p + 1]
         a2 = data[p + 2]
