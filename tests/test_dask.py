@@ -432,3 +432,27 @@ def test_command_line_dask_options_name_the_models_that_take_them(tmp_path, caps
     assert code == cli.EXIT_USAGE
     assert "'fit nmf', 'fit gmm', 'fit svd'" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_misaligned_block_is_copied_once_and_kept_read_only():
+    # a worker hands the same (possibly misaligned) array object to every
+    # task: its aligned copy is made once, cannot be written to, and goes
+    # when the array goes
+    import gc
+
+    from fastfactor import _dask
+
+    raw = bytearray(8 * 12 + 1)
+    block = np.frombuffer(raw, dtype=np.float64, offset=1, count=12).reshape(3, 4)
+    assert not block.flags.aligned
+    first = _dask.aligned(block)
+    assert first.flags.aligned and not first.flags.writeable
+    np.testing.assert_array_equal(first, block)
+    assert _dask.aligned((block, 1))[0] is first
+    assert _dask.aligned(block) is first
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0
+    key = id(block)
+    del block
+    gc.collect()
+    assert key not in _dask._ALIGNED_COPIES
