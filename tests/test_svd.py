@@ -395,3 +395,28 @@ def test_nmf_nndsvd_init_still_uses_randomized_svd():
     model = NMF(5, init="nndsvd", random_state=0, max_iter=50)
     W = model.fit_transform(X)
     assert W.shape == (40, 5) and np.all(W >= 0)
+
+
+@pytest.mark.parametrize("shape", [(40, 9), (9, 40)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_rank_request_is_the_exact_svd(shape, dtype):
+    # n_components + n_oversamples >= min(shape): the exact thin SVD, with the
+    # random stream advanced as the sketch would have advanced it
+    X = np.random.default_rng(3).random(shape).astype(dtype)
+    rng = np.random.RandomState(0)
+    U, S, Vt = randomized_svd(X, 6, n_oversamples=3, random_state=rng)
+    S_exact = np.linalg.svd(X.astype(np.float64), compute_uv=False)[:6]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(S, S_exact, rtol=tol)
+    assert U.dtype == S.dtype == Vt.dtype == dtype
+    assert U.shape == (shape[0], 6) and Vt.shape == (6, shape[1])
+    np.testing.assert_allclose((U * S) @ Vt, _best_rank(X.astype(np.float64), 6),
+                               atol=50 * tol * S[0])
+    twin = np.random.RandomState(0)
+    twin.standard_normal(size=(max(shape), min(shape)))
+    assert rng.randint(2**31) == twin.randint(2**31)
+
+
+def _best_rank(X, k):
+    U, S, Vt = np.linalg.svd(X, full_matrices=False)
+    return (U[:, :k] * S[:k]) @ Vt[:k]
