@@ -260,12 +260,93 @@ cdef (double, double) _sweep_gather(const floating* G, const floating* q, double
     return d_w_max, w_max
 
 
+cdef void _pack_working_set(const floating* G, const floating* q, const double* c,
+                            const double* Gc, Py_ssize_t k, const Py_ssize_t* active,
+                            Py_ssize_t a, double* GA, double* cA, double* GcA,
+                            double* qA) noexcept nogil:
+    # GA = G[A, A], cA = c[A], GcA = (G c)[A], qA = q[A], contiguous
+    cdef Py_ssize_t s, l
+    cdef const floating* row
+    for s in range(a):
+        row = G + active[s] * k
+        for l in range(a):
+            GA[s * a + l] = row[active[l]]
+        cA[s] = c[active[s]]
+        GcA[s] = Gc[active[s]]
+        qA[s] = q[active[s]]
+
+
+cdef int _solve_on_support(double* GA, const double* qA, double* cA, double* x,
+                           Py_ssize_t a, double alpha) noexcept nogil:
+    """One active-set step: towards the lasso solution on the support of cA.
+
+    On the non-zeros A of cA with their signs s, the lasso objective is the
+    quadratic 0.5 c'G_AA c - (q_A - alpha s)'c, minimized by the solution x
+    of G_AA x = q_A - alpha s (one Cholesky solve, a^3 / 6 multiply-adds,
+    instead of the many sweeps cyclic coordinate descent takes on a large
+    or correlated support). If x keeps every sign it is the minimizer of
+    the lasso restricted to A and replaces cA (returns 1). Otherwise cA moves
+    along the segment towards x up to the first coefficient that reaches
+    zero, which is dropped (returns 2): the objective decreases on the way,
+    since it is that same quadratic on the segment. Returns 0, cA untouched,
+    when G_AA is not numerically positive definite. GA's lower triangle is
+    overwritten by the Cholesky factor.
+    """
+    cdef Py_ssize_t i, j, p, first = -1
+    cdef double d, t, step = 1.0
+    cdef double* Li
+    cdef double* Lj
+    # GA = L L^T in place (row-major lower triangle; the dot products run
+    # along contiguous rows)
+    for j in range(a):
+        Lj = GA + j * a
+        d = Lj[j]
+        for p in range(j):
+            d -= Lj[p] * Lj[p]
+        if not d > 1e-10 * Lj[j]:      # (also catches Lj[j] <= 0)
+            return 0
+        Lj[j] = sqrt(d)
+        for i in range(j + 1, a):
+            Li = GA + i * a
+            d = Li[j]
+            for p in range(j):
+                d -= Li[p] * Lj[p]
+            Li[j] = d / Lj[j]
+    # forward then backward substitution for x = G_AA^{-1} (q_A - alpha s)
+    for i in range(a):
+        Li = GA + i * a
+        d = qA[i] - (alpha if cA[i] > 0.0 else -alpha)
+        for p in range(i):
+            d -= Li[p] * x[p]
+        x[i] = d / Li[i]
+    for i in range(a - 1, -1, -1):
+        d = x[i]
+        for p in range(i + 1, a):
+            d -= GA[p * a + i] * x[p]
+        x[i] = d / GA[i * a + i]
+    # the longest step towards x that keeps every sign
+    for i in range(a):
+        if (cA[i] > 0.0 and not x[i] > 0.0) or (cA[i] < 0.0 and not x[i] < 0.0):
+            t = cA[i] / (cA[i] - x[i])
+            if t < step:
+                step = t
+                first = i
+    if first < 0:
+        for i in range(a):
+            cA[i] = x[i]
+        return 1
+    for i in range(a):
+        cA[i] += step * (x[i] - cA[i])
+    cA[first] = 0.0
+    return 2
+
+
 cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                      Py_ssize_t k, double y_norm2, double alpha, double tol,
                      int max_iter, bint positive, double* c, double* Gc,
                      Py_ssize_t* active, double* score, Py_ssize_t* cand,
-                     double* GA, double* cA, double* GcA, double* qA, Py_ssize_t cap,
-                     int* n_iter_out, double* gap_out) noexcept nogil:
+                     double* GA, double* cA, double* GcA, double* qA, double* xA,
+                     Py_ssize_t cap, int* n_iter_out, double* gap_out) noexcept nogil:
     """Lasso for one signal by cyclic coordinate descent over a working set.
 
     Each outer round recomputes Gc = G @ c exactly (O(k * nnz)), checks the
@@ -279,10 +360,18 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
     ROUND_SWEEPS sweeps while the working set is still growing. Coordinates
     outside the working set stay zero; when none violates, the sweeps
     tighten their test instead. Every sweep and every round counts as an iteration.
+
+    When no zero violates and the working set (the non-zeros) fits the
+    packed buffers, the round first takes an active-set step on that support
+    (:func:`_solve_on_support`): to the exact solution there, or, if a sign
+    would flip, as far as the first coefficient reaching zero, which leaves
+    the support; the next round's gap and violators decide what follows.
+    A singular G[A, A] falls back to the sweeps, and so does an exact step
+    whose gap is still too large (it is tried again after those sweeps).
     """
     cdef Py_ssize_t j, l, s, n_active, nnz
-    cdef int n_iter = 0, sweeps, round_sweeps
-    cdef bint packed
+    cdef int n_iter = 0, sweeps, round_sweeps, outcome
+    cdef bint packed, solved_last = False
     cdef double tol_abs = tol * y_norm2, inner_tol = tol
     cdef double gap, w_max, d_w_max
     cdef const floating* row
@@ -302,23 +391,29 @@ cdef void _lasso_one(floating* c_io, const floating* G, const floating* q,
                 nnz += 1
         n_active = _pick_violators(c, Gc, q, k, alpha, positive, active, nnz,
                                    max(16, 2 * nnz), score, cand)
+        # gather the working set into contiguous buffers when it fits
+        packed = n_active <= cap
+        if packed:
+            _pack_working_set(G, q, c, Gc, k, active, n_active, GA, cA, GcA, qA)
         if n_active == nnz:
-            inner_tol *= 0.1     # nothing to add: solve the working set more tightly
+            if packed and nnz > 0 and not solved_last:
+                # nothing to add: step to the exact solution on this support
+                # (or as far towards it as the signs allow)
+                outcome = _solve_on_support(GA, qA, cA, xA, n_active, alpha)
+                if outcome:
+                    for s in range(n_active):
+                        c[active[s]] = cA[s]
+                    solved_last = outcome == 1
+                    continue
+                # singular: GA holds part of a factor, pack G[A, A] again for the sweeps
+                _pack_working_set(G, q, c, Gc, k, active, n_active, GA, cA, GcA, qA)
+            inner_tol *= 0.1     # solve the working set more tightly
             round_sweeps = max_iter
         else:
             # the working set just grew and may grow again: a few sweeps, then
             # look again, rather than solving a set that is still changing exactly
             round_sweeps = ROUND_SWEEPS
-        # gather the working set into contiguous buffers when it fits
-        packed = n_active <= cap
-        if packed:
-            for s in range(n_active):
-                row = G + active[s] * k
-                for l in range(n_active):
-                    GA[s * n_active + l] = row[active[l]]
-                cA[s] = c[active[s]]
-                GcA[s] = Gc[active[s]]
-                qA[s] = q[active[s]]
+        solved_last = False
         # cyclic coordinate descent over the working set
         sweeps = 0
         while n_iter < max_iter and sweeps < round_sweeps:
@@ -354,6 +449,7 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
     cdef double* cA
     cdef double* GcA
     cdef double* qA
+    cdef double* xA
     cdef Py_ssize_t* active
     cdef Py_ssize_t* cand
     cdef Py_ssize_t cap = min(k, pack_cap)
@@ -364,6 +460,7 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
         cA = <double*>malloc(max(cap, 1) * sizeof(double))
         GcA = <double*>malloc(max(cap, 1) * sizeof(double))
         qA = <double*>malloc(max(cap, 1) * sizeof(double))
+        xA = <double*>malloc(max(cap, 1) * sizeof(double))
         c = <double*>malloc(k * sizeof(double))
         Gc = <double*>malloc(k * sizeof(double))
         score = <double*>malloc(k * sizeof(double))
@@ -372,7 +469,7 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
         for i in prange(n, schedule='dynamic', chunksize=4):
             _lasso_one(&C[i, 0], &G[0, 0], &XD[i, 0], k, x_sqnorms[i], alpha, tol,
                        max_iter, positive, c, Gc, active, score, cand,
-                       GA, cA, GcA, qA, cap, &n_iter[i], &gaps[i])
+                       GA, cA, GcA, qA, xA, cap, &n_iter[i], &gaps[i])
         free(c)
         free(Gc)
         free(score)
@@ -382,6 +479,7 @@ def lasso_cd_gram(floating[:, ::1] C, const floating[:, ::1] G,
         free(cA)
         free(GcA)
         free(qA)
+        free(xA)
 
 
 # --------------------------------------------------------------------------

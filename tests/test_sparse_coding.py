@@ -559,11 +559,66 @@ def test_check_estimator_sparse_coder():
 @pytest.mark.parametrize("positive", [False, True])
 def test_lasso_unpacked_working_set_same_result(positive):
     # working sets larger than _pack_cap read the Gram matrix in place
-    # instead of packing gram[A, A]: the same sweeps, the same result
+    # instead of packing gram[A, A] (and are never solved exactly on their
+    # support): both meet the duality-gap tolerance, with the same codes
     X, D = make_problem(seed=12)
     G, XD, x2 = D @ D.T, X @ D.T, (X * X).sum(axis=1)
     packed, unpacked = np.zeros((len(X), len(D))), np.zeros((len(X), len(D)))
-    kernels.lasso_cd_gram(packed, G, XD, x2, 0.02, positive=positive)
-    kernels.lasso_cd_gram(unpacked, G, XD, x2, 0.02, positive=positive, _pack_cap=0)
-    np.testing.assert_allclose(unpacked, packed, rtol=0, atol=1e-12)
+    tol = 1e-10
+    _, gaps_packed = kernels.lasso_cd_gram(packed, G, XD, x2, 0.02, positive=positive,
+                                           tol=tol, return_info=True)
+    _, gaps_unpacked = kernels.lasso_cd_gram(unpacked, G, XD, x2, 0.02, positive=positive,
+                                             tol=tol, return_info=True, _pack_cap=0)
+    assert (gaps_packed <= tol * x2).all() and (gaps_unpacked <= tol * x2).all()
+    np.testing.assert_allclose(unpacked, packed, rtol=0, atol=1e-6)
     assert (packed != 0).any()
+
+
+def _correlated_problem(seed, common, duplicate=False):
+    # 32 atoms in 40 dimensions sharing a common direction: correlated atoms
+    # and tens of active ones per signal, where cyclic CD alone is slow
+    rng = np.random.default_rng(seed)
+    D = rng.normal(size=(32, 40)) + common * rng.normal(size=(1, 40))
+    if duplicate:
+        D[1] = D[0]  # G[A, A] is singular whenever both atoms are active
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.normal(size=(40, 40))
+    return X, D, D @ D.T, X @ D.T, (X * X).sum(axis=1)
+
+
+@pytest.mark.parametrize("common, alpha", [(1.0, 0.05), (2.0, 0.01)])
+def test_lasso_active_set_steps_solve_correlated_problems(common, alpha):
+    # once no zero violates, the kernel steps to the exact solution on the
+    # support (or until a sign flips): the gaps end far below the tolerance,
+    # within max_iter where plain cyclic CD (the reference) needs more sweeps
+    X, D, G, XD, x2 = _correlated_problem(7, common)
+    code = np.zeros((len(X), len(D)))
+    n_iter, gaps = kernels.lasso_cd_gram(code, G, XD, x2, alpha, max_iter=1000,
+                                         return_info=True)
+    assert (code != 0).sum(axis=1).mean() > 20
+    assert (gaps <= 1e-8 * x2).all()
+    assert (gaps <= 1e-12 * x2).mean() > 0.25
+    expected = np.zeros_like(code)
+    ref_iter, _ = reference.lasso_cd_gram(expected, G, XD, x2, alpha, max_iter=20000,
+                                          return_info=True)
+    assert n_iter.sum() < ref_iter.sum() / 2
+    f, f_ref = lasso_objective(X, D, code, alpha), lasso_objective(X, D, expected, alpha)
+    assert f <= f_ref * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_lasso_with_duplicate_atoms_falls_back_to_sweeps(positive):
+    # two identical atoms, both active from the warm start: the exact step is
+    # refused (G[A, A] is singular) and the sweeps still reach the tolerance,
+    # at the reference's objective
+    X, D, G, XD, x2 = _correlated_problem(8, 0.0, duplicate=True)
+    code = np.zeros((len(X), len(D)))
+    code[:, :2] = 0.05
+    expected = code.copy()
+    n_iter, gaps = kernels.lasso_cd_gram(code, G, XD, x2, 0.05, positive=positive,
+                                         return_info=True)
+    assert ((code[:, 0] != 0) & (code[:, 1] != 0)).any()
+    assert (gaps <= 1e-8 * x2).all() and np.isfinite(code).all()
+    reference.lasso_cd_gram(expected, G, XD, x2, 0.05, positive=positive, max_iter=20000)
+    np.testing.assert_allclose(lasso_objective(X, D, code, 0.05),
+                               lasso_objective(X, D, expected, 0.05), rtol=1e-7)
