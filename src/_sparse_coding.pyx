@@ -260,6 +260,24 @@ cdef (double, double) _sweep_gather(const floating* G, const floating* q, double
     return d_w_max, w_max
 
 
+cdef void _cholesky_solve(const double* L, Py_ssize_t ld, Py_ssize_t n,
+                          double* x) noexcept nogil:
+    # x <- (L L^T)^{-1} x for L lower triangular (row-major, leading dimension
+    # ld): forward then backward substitution
+    cdef Py_ssize_t s, t
+    cdef double acc
+    for s in range(n):
+        acc = x[s]
+        for t in range(s):
+            acc -= L[s * ld + t] * x[t]
+        x[s] = acc / L[s * ld + s]
+    for s in range(n - 1, -1, -1):
+        acc = x[s]
+        for t in range(s + 1, n):
+            acc -= L[t * ld + s] * x[t]
+        x[s] = acc / L[s * ld + s]
+
+
 cdef void _pack_working_set(const floating* G, const floating* q, const double* c,
                             const double* Gc, Py_ssize_t k, const Py_ssize_t* active,
                             Py_ssize_t a, double* GA, double* cA, double* GcA,
@@ -312,18 +330,10 @@ cdef int _solve_on_support(double* GA, const double* qA, double* cA, double* x,
             for p in range(j):
                 d -= Li[p] * Lj[p]
             Li[j] = d / Lj[j]
-    # forward then backward substitution for x = G_AA^{-1} (q_A - alpha s)
+    # x = G_AA^{-1} (q_A - alpha s)
     for i in range(a):
-        Li = GA + i * a
-        d = qA[i] - (alpha if cA[i] > 0.0 else -alpha)
-        for p in range(i):
-            d -= Li[p] * x[p]
-        x[i] = d / Li[i]
-    for i in range(a - 1, -1, -1):
-        d = x[i]
-        for p in range(i + 1, a):
-            d -= GA[p * a + i] * x[p]
-        x[i] = d / GA[i * a + i]
+        x[i] = qA[i] - (alpha if cA[i] > 0.0 else -alpha)
+    _cholesky_solve(GA, a, a, x)
     # the longest step towards x that keeps every sign
     for i in range(a):
         if (cA[i] > 0.0 and not x[i] > 0.0) or (cA[i] < 0.0 and not x[i] < 0.0):
@@ -538,17 +548,10 @@ cdef int _omp_one(floating* c_out, const floating* G, const floating* q,
         idx[n_active] = lam
         used[lam] = 1
         n_active += 1
-        # gamma = (L L^T)^{-1} q[S]: forward then backward substitution
+        # gamma = (L L^T)^{-1} q[S]
         for s in range(n_active):
-            acc = q[idx[s]]
-            for t in range(s):
-                acc -= L[s * m + t] * gamma[t]
-            gamma[s] = acc / L[s * m + s]
-        for s in range(n_active - 1, -1, -1):
-            acc = gamma[s]
-            for t in range(s + 1, n_active):
-                acc -= L[t * m + s] * gamma[t]
-            gamma[s] = acc / L[s * m + s]
+            gamma[s] = q[idx[s]]
+        _cholesky_solve(L, m, n_active, gamma)
         # res = q - G[:, S] @ gamma
         for j in range(k):
             res[j] = q[j]
