@@ -372,6 +372,18 @@ class BlockRunner:
                      for i in range(0, len(parts), self.fan_in)]
         return parts[0]
 
+    def gather_sum(self, parts, pick=None):
+        """The sum of the tuples held by ``parts`` (``part[pick]`` if given), here.
+
+        For small parts: up to :attr:`fan_in` of them are fetched in one
+        round trip and added in this process, in order, the same sum as
+        :meth:`tree_sum`'s (which would first move them to one worker: one
+        more task and one more hop before the result comes back).
+        """
+        if len(parts) > self.fan_in:
+            return self.gather([self.tree_sum(parts, pick=pick)])[0]
+        return _sum_parts(pick, *self.gather(parts))
+
     def submit_on_sum(self, fn, parts, *args, pick=None):
         """``fn(sum of parts, *args)`` as one task: :meth:`tree_sum`'s last level is done
         in ``fn``'s task, one scheduler hop (and task) fewer on an iteration's critical path.

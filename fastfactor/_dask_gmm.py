@@ -3,14 +3,14 @@
 Each E-step runs the fused kernel (:func:`fastfactor.kernels.gmm_em_step`)
 on every row block where the block lives and returns only the sufficient
 statistics (the log-likelihood total, ``Nk``, ``r^T (X - c)`` and the second
-moments, K x d x d at most); they are summed in a tree and the M-step runs on
-the client. Responsibilities never leave their block. The same parameters
+moments, K x d x d at most); the client fetches them and adds them in group
+order (a tree of tasks beyond eight groups), and the M-step runs there. Responsibilities never leave their block. The same parameters
 give the same statistics as the single-machine pass, to rounding.
 
 The tasks are submitted on futures (:class:`fastfactor._dask.BlockRunner`):
 X's blocks are computed once and kept on the workers, and an EM iteration
 is one task per worker thread (over the blocks its worker holds, summing
-their statistics in block order), the sum of those and one wait, with no dask graph
+their statistics in block order) and one wait, with no dask graph
 built or optimized per iteration. A worker that dies loses only blocks the
 scheduler can recompute (from X's graph) and E-step results it reruns, so
 the fit goes on with the same numbers.
@@ -70,7 +70,7 @@ class DaskGMMData:
         """The sum over blocks of ``fn(X_i, *shared)`` (tuples of arrays), in one wait."""
         run = self.runner
         parts = run.map_groups(fn, run.blocks, shared=shared, total=True, keep=False)
-        return run.gather([run.tree_sum(parts, pick=TOTAL)])[0]
+        return run.gather_sum(parts, pick=TOTAL)
 
     def rows(self, indices):
         """The rows at ``indices`` (for initialisations that pick data points)."""

@@ -192,8 +192,8 @@ class DaskNMF:
         self.shape = X.shape
         self.n_threads = n_threads
         run = self.runner
-        lowest, (finite, total, sq_norm) = run.gather([run.tree_sum(run.map_groups(
-            _check_block, run.blocks, total=True, keep=False), pick=TOTAL)])[0]
+        lowest, (finite, total, sq_norm) = run.gather_sum(run.map_groups(
+            _check_block, run.blocks, total=True, keep=False), pick=TOTAL)
         self.min = float(lowest)
         if finite < len(run.blocks):
             raise ValueError("Input X contains NaN or infinity.")

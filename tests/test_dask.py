@@ -456,3 +456,20 @@ def test_misaligned_block_is_copied_once_and_kept_read_only():
     del block
     gc.collect()
     assert key not in _dask._ALIGNED_COPIES
+
+
+@pytest.mark.parametrize("n_parts", [3, 12])
+def test_gather_sum_is_the_tree_sum(client, n_parts):
+    # up to fan_in parts are fetched and added on the client, more go through
+    # the tree; either way the same sum, in the same order, bit for bit
+    from fastfactor import _dask
+
+    runner = _dask.BlockRunner(da.ones((40, 3), chunks=(10, 3)))
+    rng = np.random.default_rng(n_parts)
+    values = [(rng.random(4), rng.random((2, 2))) for _ in range(n_parts)]
+    parts = [runner.submit(_dask._identity, v) for v in values]
+    got = runner.gather_sum(parts)
+    tree = runner.gather([runner.tree_sum(parts)])[0]
+    for a, b in zip(got, tree):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(got[0], sum(v[0] for v in values), rtol=1e-14)
