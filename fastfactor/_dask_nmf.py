@@ -288,7 +288,9 @@ class DaskNMF:
                 current = ahead or self._submit(n_iter + 1, W_blocks, h, rng, cfg)
                 ahead = None
                 t = current.n_iter
-                sync = callback is not None or t % _SNAPSHOT_EVERY == 0
+                # a snapshot after the last iteration would only be thrown away
+                snapshot_due = t % _SNAPSHOT_EVERY == 0 and t < max_iter
+                sync = callback is not None or snapshot_due
                 if lookahead and not sync and t < max_iter:
                     ahead = self._submit(t + 1, current.outs, current.h, rng, cfg)
                 # the iteration's one wait: its numbers (and W and H when needed)
@@ -322,7 +324,7 @@ class DaskNMF:
             if not sync:
                 continue
             W_full = np.concatenate([W_i for part in values for W_i in part.values], axis=0)
-            if t % _SNAPSHOT_EVERY == 0:
+            if snapshot_due:
                 snapshot = (W_full, h_value, dict(state), list(state["losses"]),
                             rng.get_state())
                 # restart the W blocks from the snapshot's data: each round's tasks
