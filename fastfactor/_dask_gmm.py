@@ -4,8 +4,9 @@ Each E-step runs the fused kernel (:func:`fastfactor.kernels.gmm_em_step`)
 on every row block where the block lives and returns only the sufficient
 statistics (the log-likelihood total, ``Nk``, ``r^T (X - c)`` and the second
 moments, K x d x d at most); the client fetches them and adds them in group
-order (a tree of tasks beyond eight groups), and the M-step runs there. Responsibilities never leave their block. The same parameters
-give the same statistics as the single-machine pass, to rounding.
+order (a tree of tasks beyond eight groups), and the M-step runs there.
+Responsibilities never leave their block. The same parameters give the same
+statistics as the single-machine pass, to rounding.
 
 The tasks are submitted on futures (:class:`fastfactor._dask.BlockRunner`):
 X's blocks are computed once and kept on the workers, and an EM iteration

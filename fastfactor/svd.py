@@ -59,6 +59,11 @@ MAX_GRAM_SIDE = 20000
 # iteration then cleans the subspace (see _refine).
 _FLOAT32_RESOLUTION = 1e-3
 
+#: a full-rank request on a dense M of at most this many entries is answered
+#: by LAPACK's exact thin SVD, which works on a copy of M; a larger M keeps
+#: the randomized path, which never copies it
+_EXACT_SVD_MAX_ENTRIES = 1 << 25
+
 
 # --------------------------------------------------------------------------
 # parameter checks shared by the function and the estimator
@@ -512,7 +517,8 @@ def _randomized_svd(M, n_components, *, n_oversamples, n_iter, power_iteration_n
         # scikit-learn uses 7 / 4; keeping the previous iterate in the final
         # projection reaches a smaller error with 5 / 3 (tests/test_svd.py)
         n_iter = (5 if value < 0.1 * max_rank else 3) if mode == "rank" else 4
-    if mode == "rank" and not sp.issparse(M) and value + n_oversamples >= max_rank:
+    if (mode == "rank" and not sp.issparse(M) and value + n_oversamples >= max_rank
+            and M.size <= _EXACT_SVD_MAX_ENTRIES):
         # the sketch would span the whole smaller side of M: the exact thin SVD
         # is then cheaper than the power iterations (5000 x 256 at full rank:
         # 0.09 s against 0.41 s) and exact. The sketch's Gaussian draws are
@@ -635,9 +641,10 @@ def randomized_svd(M, n_components, *, n_oversamples=10, n_iter="auto",
     rank found (benchmarks/compare_svd.py, problem ``svd-energy``).
 
     **Full rank.** When ``n_components + n_oversamples`` reaches
-    ``min(M.shape)`` for a dense M, the sketch would span M's whole smaller
-    side, and the exact thin SVD (LAPACK) is computed instead: cheaper, and
-    exact. The random draws the sketch would have made are still made.
+    ``min(M.shape)`` for a dense M (of up to 2**25 entries: LAPACK works on
+    a copy), the sketch would span M's whole smaller side, and the exact
+    thin SVD is computed instead: cheaper, and exact. The random draws the
+    sketch would have made are still made.
 
     **Rank by linear energy.** The denominator, the sum of *all* singular
     values, cannot be had from a partial sketch: fastfactor computes every

@@ -420,3 +420,19 @@ def test_full_rank_request_is_the_exact_svd(shape, dtype):
 def _best_rank(X, k):
     U, S, Vt = np.linalg.svd(X, full_matrices=False)
     return (U[:, :k] * S[:k]) @ Vt[:k]
+
+
+def test_full_rank_request_on_a_large_matrix_keeps_the_randomized_path(monkeypatch):
+    # past the size limit LAPACK's copy of M is not made: the sketch runs
+    monkeypatch.setattr(svd_module, "_EXACT_SVD_MAX_ENTRIES", 100)
+    monkeypatch.setattr(scipy.linalg, "svd", _refuse_full_svd(scipy.linalg.svd))
+    X = np.random.default_rng(4).random((40, 9))
+    U, S, Vt = randomized_svd(X, 6, random_state=0)
+    np.testing.assert_allclose(S, np.linalg.svd(X, compute_uv=False)[:6], rtol=1e-8)
+
+
+def _refuse_full_svd(svd):
+    def guarded(a, *args, **kwargs):
+        assert a.shape != (40, 9) and a.shape != (9, 40), "exact SVD of M itself"
+        return svd(a, *args, **kwargs)
+    return guarded
