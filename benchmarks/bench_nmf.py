@@ -10,7 +10,7 @@ import pytest
 
 import fastfactor as ff
 from fastfactor import datasets, kernels
-from fastfactor._nmf_init import initialize_nmf
+from fastfactor.nmf._init import initialize_nmf
 
 sklearn_nmf = pytest.importorskip("sklearn.decomposition").NMF
 

@@ -12,11 +12,18 @@ import os as _os
 # sleep instead, unless the user chose a policy. This must happen before the
 # OpenMP runtime is loaded, i.e. before the compiled modules are imported.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from ._base import NotFittedError
+from ._version import __version__
+from .exceptions import ConvergenceWarning, NotFittedError
 from .mixture import GaussianMixture
-from .nmf import NMF, non_negative_factorization
+from .nmf import (
+    NMF,
+    DeepNMF,
+    MiniBatchNMF,
+    masked_non_negative_factorization,
+    non_negative_factorization,
+)
 from .persistence import load, save
-from .sparse import (
+from .sparse_coding import (
     DictionaryLearning,
     MiniBatchDictionaryLearning,
     SparseAutoencoder,
@@ -24,11 +31,7 @@ from .sparse import (
     sparse_encode,
 )
 from .svd import TruncatedSVD, randomized_svd
-from ._nmf_masked_solvers import masked_non_negative_factorization
-from .minibatch_nmf import MiniBatchNMF
-from .deep_nmf import DeepNMF
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DictionaryLearning",

@@ -10,20 +10,7 @@ import inspect
 import numpy as np
 
 
-try:  # share scikit-learn's class when it is installed, so its checks catch ours
-    from sklearn.exceptions import NotFittedError as _NotFittedBase
-
-    _NOT_FITTED_BASES = (_NotFittedBase,)
-except ImportError:  # pragma: no cover - exercised without scikit-learn
-    _NOT_FITTED_BASES = (ValueError, AttributeError)
-
-
-class NotFittedError(*_NOT_FITTED_BASES):
-    """Raised when a method that needs a fitted model is called before ``fit``.
-
-    A ``ValueError`` and an ``AttributeError`` (and scikit-learn's
-    ``NotFittedError`` when scikit-learn is installed).
-    """
+from .exceptions import NotFittedError  # noqa: F401  (re-exported: check_is_fitted raises it)
 
 
 class BaseEstimator:

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._atomic import atomic_path
-from .persistence import _jsonable
+from ._utils.atomic import atomic_path
+from ._utils.encoding import encode_rng_state, jsonable, restore_rng  # noqa: F401 (re-exported)
 
 _META_KEY = "__checkpoint__"
 FORMAT = "fastfactor-checkpoint"
@@ -43,42 +43,6 @@ def data_fingerprint(X):
     return {"shape": list(X.shape), "dtype": str(X.dtype),
             "nnz": int(X.nnz) if hasattr(X, "nnz") else None,
             "checksum": float(np.round(np.sum(sample * np.arange(1, sample.size + 1)), 6))}
-
-
-def encode_rng_state(random_state):
-    """A ``RandomState``'s state as JSON-friendly values, for a checkpoint.
-
-    Parameters
-    ----------
-    random_state : numpy.random.RandomState
-
-    Returns
-    -------
-    list
-        ``[name, keys, pos, has_gauss, cached_gaussian]``; :func:`restore_rng`
-        turns it back into a generator that continues the same stream.
-    """
-    name, keys, pos, has_gauss, cached = random_state.get_state()
-    return [name, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)]
-
-
-def restore_rng(encoded):
-    """A new ``RandomState`` at the point :func:`encode_rng_state` recorded.
-
-    Parameters
-    ----------
-    encoded : list
-        A value written by :func:`encode_rng_state`.
-
-    Returns
-    -------
-    numpy.random.RandomState
-    """
-    name, keys, pos, has_gauss, cached = encoded
-    rng = np.random.RandomState()
-    rng.set_state((name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss),
-                   float(cached)))
-    return rng
 
 
 def require_values(state, keys, fit):
@@ -146,7 +110,7 @@ def write_checkpoint(path, state, header):
         if isinstance(value, np.ndarray):
             arrays[key] = value
         else:
-            ok, conv = _jsonable(value)
+            ok, conv = jsonable(value)
             if not ok:
                 raise TypeError(f"checkpoint value {key!r} is not JSON-friendly")
             values[key] = conv

@@ -12,7 +12,9 @@ import zipfile
 
 import numpy as np
 
-from ._atomic import atomic_path
+from ._utils.atomic import atomic_path
+from ._utils.encoding import jsonable
+from ._version import __version__
 
 FORMAT = "fastfactor-model"
 FORMAT_VERSION = 1
@@ -24,40 +26,16 @@ class ModelFileError(ValueError):
 
 
 def _estimator_classes():
-    import fastfactor
+    # the families, not the package root: persistence is imported by the root
+    from .mixture import GaussianMixture
+    from .nmf import NMF, DeepNMF, MiniBatchNMF
+    from .sparse_coding import (DictionaryLearning, MiniBatchDictionaryLearning,
+                                SparseAutoencoder, SparseCoder)
+    from .svd import TruncatedSVD
 
-    classes = {}
-    for name in getattr(fastfactor, "__all__", []):
-        obj = getattr(fastfactor, name, None)
-        if isinstance(obj, type) and hasattr(obj, "get_params"):
-            classes[name] = obj
-    return classes
-
-
-def _jsonable(value):
-    if value is None or isinstance(value, (bool, str)):
-        return True, value
-    if isinstance(value, (int, np.integer)):
-        return True, int(value)
-    if isinstance(value, (float, np.floating)):
-        return True, float(value)
-    if isinstance(value, (list, tuple)):
-        out = []
-        for v in value:
-            ok, conv = _jsonable(v)
-            if not ok:
-                return False, None
-            out.append(conv)
-        return True, out
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        out = {}
-        for k, v in value.items():
-            ok, conv = _jsonable(v)
-            if not ok:
-                return False, None
-            out[k] = conv
-        return True, out
-    return False, None
+    classes = (GaussianMixture, NMF, DeepNMF, MiniBatchNMF, DictionaryLearning,
+               MiniBatchDictionaryLearning, SparseAutoencoder, SparseCoder, TruncatedSVD)
+    return {cls.__name__: cls for cls in classes}
 
 
 def model_state(model):
@@ -67,7 +45,7 @@ def model_state(model):
         if isinstance(value, np.ndarray):
             arrays[f"param:{name}"] = value
             continue
-        ok, conv = _jsonable(value)
+        ok, conv = jsonable(value)
         if not ok:
             raise TypeError(f"parameter {name}={value!r} of {type(model).__name__} cannot be "
                             "saved without pickle; use an int seed or None for random_state")
@@ -80,7 +58,7 @@ def model_state(model):
                 value = value.astype(str)
             arrays[f"attr:{name}"] = value
             continue
-        ok, conv = _jsonable(value)
+        ok, conv = jsonable(value)
         if not ok:
             raise TypeError(f"fitted attribute {name} of {type(model).__name__} "
                             f"({type(value).__name__}) cannot be saved without pickle")
@@ -104,15 +82,13 @@ def save(model, path, *, extra=None, force=True):
     force : bool, default=True
         Overwrite an existing file.
     """
-    from . import __version__
-
     if not any(k.endswith("_") and not k.startswith("_") for k in vars(model)):
         raise ValueError(f"{type(model).__name__} is not fitted: nothing to save")
     arrays, meta = model_state(model)
     meta["versions"] = {"fastfactor": __version__, "numpy": np.__version__,
                         "python": platform.python_version()}
     if extra:
-        ok, conv = _jsonable(extra)
+        ok, conv = jsonable(extra)
         if not ok:
             raise TypeError("extra metadata must be JSON-friendly")
         meta["extra"] = conv

@@ -262,7 +262,7 @@ def _sq_distances(X, C):
 
 def kmeans_plusplus(X, n_clusters, random_state=None, n_local_trials=None, n_threads=None):
     """Reference for :func:`fastfactor.kernels.kmeans_plusplus`."""
-    from ._validation import check_random_state
+    from ._utils.validation import check_random_state
 
     X = np.asarray(X)
     rng = check_random_state(random_state)

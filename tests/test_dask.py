@@ -89,7 +89,7 @@ def test_default_scheduler_without_client(problem, solver):
     """Without a distributed client the block tasks run in this process."""
     import dask
 
-    from fastfactor._dask import default_client
+    from fastfactor._utils.dask import default_client
 
     X, W0, H0 = problem
     local = ff.NMF(6, init="custom", max_iter=12, solver=solver)
@@ -128,7 +128,7 @@ def test_a_killed_worker_does_not_change_the_result(client, problem, caplog, vic
     its last snapshot. Either way the model is the one of the local fit."""
     import logging
 
-    from fastfactor._dask_nmf import _SNAPSHOT_EVERY
+    from fastfactor.nmf._dask import _SNAPSHOT_EVERY
 
     X, W0, H0 = problem
     local = ff.NMF(6, init="custom", max_iter=30, tol=0).fit(X, W=W0.copy(), H=H0.copy())
@@ -143,7 +143,7 @@ def test_a_killed_worker_does_not_change_the_result(client, problem, caplog, vic
 
     model = ff.NMF(6, init="custom", max_iter=30, tol=0)
     Xd = da.from_array(X, chunks=(100, 80))
-    with caplog.at_level(logging.INFO, logger="fastfactor._dask_nmf"):
+    with caplog.at_level(logging.INFO, logger="fastfactor.nmf._dask"):
         model._fit_dask(Xd, W=W0.copy(), H=H0.copy(), callback=kill_workers)
     assert killed
     if victims == "all":
@@ -239,7 +239,8 @@ def test_gaussian_mixture_on_dask_equals_local(client, covariance_type):
 def test_gaussian_mixture_killed_worker_does_not_change_the_result(client):
     """The E-step tasks run on X's blocks kept on the workers: when a worker dies its
     blocks are recomputed from X's graph and its tasks rerun, with the same numbers."""
-    from fastfactor import datasets, mixture
+    from fastfactor import datasets
+    from fastfactor.mixture import _gaussian_mixture as mixture
 
     X = datasets.make_gaussian_blobs(150, n_features=6, n_blobs=4)
     params = dict(n_components=4, covariance_type="full", max_iter=12, tol=0,
@@ -270,7 +271,7 @@ def test_gaussian_mixture_killed_worker_does_not_change_the_result(client):
 
 def test_blocks_are_spread_evenly_over_the_workers(client):
     """Each worker keeps an equal run of X's blocks, wherever X was persisted."""
-    from fastfactor._dask import BlockRunner
+    from fastfactor._utils.dask import BlockRunner
 
     X = np.arange(800.0).reshape(200, 4)
     Xd = da.from_array(X, chunks=(25, 4)).persist(workers=sorted(client.nthreads())[:1])
@@ -372,7 +373,7 @@ def test_truncated_svd_on_dask_without_a_cluster():
     local = ff.TruncatedSVD(4, random_state=0)
     X_local = local.fit_transform(X)
     with dask.config.set(scheduler="sync"):
-        from fastfactor._dask import default_client
+        from fastfactor._utils.dask import default_client
 
         assert default_client() is None
         dist = ff.TruncatedSVD(4, random_state=0)
@@ -424,7 +425,7 @@ def test_command_line_fit_svd_on_a_local_cluster(tmp_path):
 
 
 def test_command_line_dask_options_name_the_models_that_take_them(tmp_path, capsys):
-    from fastfactor import cli
+    from fastfactor.cli import _main as cli
 
     np.save(tmp_path / "X.npy", np.random.default_rng(0).random((40, 6)))
     code = cli.main(["fit", "dict", str(tmp_path / "X.npy"), "-o", str(tmp_path / "m.npz"),
@@ -440,7 +441,7 @@ def test_misaligned_block_is_copied_once_and_kept_read_only():
     # when the array goes
     import gc
 
-    from fastfactor import _dask
+    from fastfactor._utils import dask as _dask
 
     raw = bytearray(8 * 12 + 1)
     block = np.frombuffer(raw, dtype=np.float64, offset=1, count=12).reshape(3, 4)
@@ -462,7 +463,7 @@ def test_misaligned_block_is_copied_once_and_kept_read_only():
 def test_gather_sum_is_the_tree_sum(client, n_parts):
     # up to fan_in parts are fetched and added on the client, more go through
     # the tree; either way the same sum, in the same order, bit for bit
-    from fastfactor import _dask
+    from fastfactor._utils import dask as _dask
 
     runner = _dask.BlockRunner(da.ones((40, 3), chunks=(10, 3)))
     rng = np.random.default_rng(n_parts)

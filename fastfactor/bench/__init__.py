@@ -44,8 +44,9 @@ def machine_summary():
     import numpy as np
     import threadpoolctl
 
-    from .. import __version__, _dispatch
-    from .._threads import effective_n_threads, openmp_enabled
+    from .._version import __version__
+    from ..kernels import _dispatch
+    from .._utils.threads import effective_n_threads, openmp_enabled
 
     blas = [f"{i.get('internal_api')} {i.get('version') or ''}".strip()
             for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]

@@ -28,7 +28,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import datasets
-from ..mixture import GaussianMixture
+from ..mixture._gaussian_mixture import GaussianMixture
 
 try:
     from sklearn.exceptions import ConvergenceWarning

@@ -12,8 +12,8 @@ import scipy.sparse as sp
 
 import fastfactor as ff
 from fastfactor import datasets, kernels, selftest
-from fastfactor._nmf_init import initialize_nmf
-from fastfactor._numpy_baselines import nmf_hals, nmf_mu_kl
+from fastfactor.nmf._init import initialize_nmf
+from fastfactor.bench._numpy_baselines import nmf_hals, nmf_mu_kl
 
 try:
     from sklearn.decomposition import NMF as SkNMF

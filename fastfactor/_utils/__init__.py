@@ -1,0 +1,1 @@
+"""Helpers shared by every family: validation, threads, Dask blocks, atomic writes."""
