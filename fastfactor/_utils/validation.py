@@ -285,7 +285,15 @@ def check_option(value, name, options):
 
 
 def check_init_factor(A, shape, name, dtype, whom):
-    """Validate a user-given initial factor (W or H) of NMF-like models."""
+    """Validate a user-given initial factor (W or H) of NMF-like models.
+
+    Like scikit-learn, a factor of another dtype than X is a ``TypeError``
+    (a silent cast would hide that the caller's factors are not X's).
+    """
+    given = A.dtype if hasattr(A, "dtype") else None if A is None else np.asarray(A).dtype
+    if given is not None and given != dtype:
+        raise TypeError(f"{name} should have the same dtype as X. Got {name}.dtype = {given} "
+                        f"(X.dtype = {np.dtype(dtype)}).")
     A = check_array(A, name=name, dtype=(dtype,), whom=whom, ensure_min_samples=0,
                     ensure_min_features=0)
     for axis, expected in enumerate(shape):

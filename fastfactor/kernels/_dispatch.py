@@ -55,7 +55,13 @@ def load(name):
 
 def summary():
     """One line for ``fastfactor info``: which kernel build is in use."""
-    # this module lives in fastfactor.kernels, whose import has loaded every module
     levels = sorted(set(loaded.values()))
     cpu = "has" if _cpu_features.has_avx2_fma() else "lacks"
     return f"{'/'.join(levels)} kernels (CPU {cpu} AVX2+FMA; FASTFACTOR_SIMD={requested_level()})"
+
+
+# Every compiled module, loaded once in the build to use; the wrappers of
+# fastfactor.kernels call them through these names.
+(dense_products, gmm, kmeans, nmf, nmf_masked, sparse_coding, sparse_products) = map(
+    load, ("_dense_products", "_gmm", "_kmeans", "_nmf", "_nmf_masked", "_sparse_coding",
+           "_sparse_products"))

@@ -43,7 +43,7 @@ def _block_em(X_i, params, covariance_type, center, n_threads):
 
 
 class DaskGMMData:
-    """The distributed counterpart of ``mixture._Data``: center, scatter, and EM passes.
+    """The distributed counterpart of :class:`._data.GMMData`: center, scatter, EM passes.
 
     ``X`` below is a stand-in with the shape and dtype of the data (what the
     M-step looks at); the rows stay in their blocks on the workers.

@@ -12,24 +12,21 @@ parameters before its M-step, as scikit-learn reports it) and the parameters
 of iteration t + 1 both come out of that pass. No n_samples x n_components
 array is ever formed during ``fit``.
 
-The M-step below turns the statistics (taken around a center close to the
-data: the data mean, or each component's previous mean for 'full') into
-scikit-learn's parameters. Its formulas are scikit-learn's, rearranged so
-that no large, nearly equal numbers are subtracted; in exact arithmetic they
-give the same values.
+The M-step is in :mod:`._m_step`, the initial responsibilities in
+:mod:`._init`, the data a fit passes over in :mod:`._data` (or
+:mod:`._dask`).
 """
 import math
 import time
 import warnings
 
 import numpy as np
-import scipy.linalg
 
 from .. import kernels
 from .._utils.dask import is_dask_array
 from ..checkpoint import encode_rng_state, restore_rng
 from .._base import BaseEstimator, check_is_fitted
-from .._utils.threads import effective_n_threads, single_threaded_blas
+from .._utils.threads import effective_n_threads, resolve_n_threads, single_threaded_blas
 from .._utils.validation import (
     FLOAT_DTYPES,
     check_float,
@@ -42,161 +39,20 @@ from .._utils.validation import (
     validate_data,
 )
 from ..exceptions import ConvergenceWarning
+from ._data import GMMData
+from ._init import initial_stats
+from ._m_step import (
+    _covariances_from_cholesky,
+    _estimate_parameters,
+    _precisions_cholesky,
+    _precisions_cholesky_from_precisions,
+    _precisions_from_cholesky,
+)
 
 __all__ = ["GaussianMixture"]
 
 COVARIANCE_TYPES = kernels.COVARIANCE_TYPES
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-# entries of one chunk of rows when 'tied' sums the data's scatter, or of
-# streamed initial responsibilities (a few hundred KB of temporaries)
-_CHUNK_ENTRIES = 1 << 16
-
-_PRECISION_ERROR = (
-    "Fitting the mixture model failed because some components have ill-defined "
-    "empirical covariance (for instance caused by singleton or collapsed samples). "
-    "Try to decrease the number of components, increase reg_covar, or scale the "
-    "input data."
-)
-
-
-# --------------------------------------------------------------------- M-step
-
-class _Data:
-    """X with what every EM pass shares: its center, and for 'tied' its scatter."""
-
-    def __init__(self, X, covariance_type, n_threads):
-        self.X = X
-        self.n_samples = X.shape[0]
-        self.n_threads = n_threads
-        self.dtype = X.dtype
-        # the kernels round the center to X's dtype; use the same value here
-        self.center = X.mean(axis=0, dtype=np.float64).astype(X.dtype).astype(np.float64)
-        # scikit-learn adds 10 * eps of the responsibilities' dtype (X's) to nk
-        self.nk_eps = 10 * np.finfo(X.dtype).eps
-        self.scatter = self.offset = None
-        if covariance_type == "tied":
-            # sum_i (x_i - c)(x_i - c).T and sum_i (x_i - c), once per fit: the
-            # M-step of 'tied' needs no per-iteration second moments
-            d = X.shape[1]
-            self.scatter = np.zeros((d, d))
-            self.offset = np.zeros(d)
-            chunk = max(64, _CHUNK_ENTRIES // d)
-            for start in range(0, X.shape[0], chunk):
-                Xc = X[start:start + chunk].astype(np.float64) - self.center
-                self.scatter += Xc.T @ Xc
-                self.offset += Xc.sum(axis=0)
-
-
-    def em_stats(self, weights, means, prec_chol, covariance_type):
-        """(log-likelihood total, Nk, s1, s2) of one fused E-step over X."""
-        return kernels.gmm_em_step(self.X, weights, means, prec_chol, covariance_type,
-                                   center=self.center, n_threads=self.n_threads)
-
-    def rows(self, indices):
-        """The rows of X at ``indices``."""
-        return self.X[indices]
-
-
-def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, centers):
-    """scikit-learn's ``_estimate_gaussian_parameters`` from sufficient statistics.
-
-    ``nk_raw[k] = sum_i r_ik``, ``s1[k] = sum_i r_ik (x_i - centers[k])`` and the
-    second moments ``s2`` around ``centers`` (see :func:`kernels.gmm_em_step`;
-    for 'tied', ``s2`` is the matrix M described below). Returns ``nk`` (with
-    scikit-learn's 10 * eps), means and covariances, in float64.
-
-    Every covariance is built from ``scatter_k = sum_i r_ik (x_i - mu_k)(x_i -
-    mu_k).T``, obtained from the centered sums as ``S - e s1.T - s1 e.T + R e
-    e.T`` with ``e = mu_k - c_k``: no raw second moment E[x x.T] is ever
-    formed, so tight clusters far from the origin keep their variances.
-    (scikit-learn's ``resp.T @ X**2 / nk - mu**2`` also carries a spurious
-    ``10 * eps * mu**2 / nk``, which is left out.)
-    """
-    d = data.X.shape[1]
-    nk = nk_raw + data.nk_eps
-    # means = resp.T @ X / nk
-    means = (s1 + nk_raw[:, None] * centers) / nk[:, None]
-    e = means - centers
-    if covariance_type == "full":
-        cross = e[:, :, None] * s1[:, None, :]
-        scatter = (s2 - cross - cross.transpose(0, 2, 1)
-                   + nk_raw[:, None, None] * e[:, :, None] * e[:, None, :])
-        cov = scatter / nk[:, None, None]
-        cov[:, np.arange(d), np.arange(d)] += reg_covar
-    elif covariance_type == "tied":
-        # scikit-learn: (X.T X - sum_k nk mu_k mu_k.T) / sum(nk), that is
-        # (sum_k scatter_k + sum_i (1 - sum_k r_ik) x_i x_i.T) / sum(nk). Here
-        # s2 = M = sum_k S_k + sum_i (1 - sum_k r_ik) x_i x_i.T, with S_k the
-        # scatter of component k around c; when every row's responsibilities
-        # sum to one (EM) M is just the data's scatter around c.
-        cross = s1.T @ e
-        scatter = s2 - cross - cross.T + (nk_raw[:, None] * e).T @ e
-        cov = scatter / nk.sum()
-        cov.flat[:: d + 1] += reg_covar
-    else:
-        if covariance_type == "diag":
-            scatter = s2 - 2 * e * s1 + nk_raw[:, None] * e ** 2
-            cov = np.maximum(scatter, 0) / nk[:, None]
-        else:
-            scatter = s2 - 2 * (e * s1).sum(axis=1) + nk_raw * (e ** 2).sum(axis=1)
-            cov = np.maximum(scatter, 0) / (nk * d)
-        cov = cov + reg_covar
-    return nk, means, cov
-
-
-def _precisions_cholesky(covariances, covariance_type, dtype):
-    """Cholesky factors of the precisions (upper triangular), as scikit-learn's."""
-    message = _PRECISION_ERROR
-    if dtype == np.float32:
-        message += (" The numerical accuracy can also be improved by passing float64"
-                    " data instead of float32.")
-    if covariance_type in ("full", "tied"):
-        mats = covariances if covariance_type == "full" else covariances[None]
-        out = np.empty_like(mats)
-        eye = np.eye(mats.shape[-1])
-        for k, cov in enumerate(mats):
-            try:
-                chol = scipy.linalg.cholesky(cov, lower=True)
-            except np.linalg.LinAlgError:
-                raise ValueError(message) from None
-            out[k] = scipy.linalg.solve_triangular(chol, eye, lower=True).T
-        return out if covariance_type == "full" else out[0]
-    if np.any(covariances <= 0.0):
-        raise ValueError(message)
-    return 1.0 / np.sqrt(covariances)
-
-
-def _precisions_cholesky_from_precisions(precisions, covariance_type):
-    """``precisions = U U.T`` with U upper triangular (scikit-learn's convention)."""
-    if covariance_type in ("full", "tied"):
-        mats = precisions if covariance_type == "full" else precisions[None]
-        out = np.stack([np.linalg.cholesky(P[::-1, ::-1])[::-1, ::-1] for P in mats])
-        return out if covariance_type == "full" else out[0]
-    return np.sqrt(precisions)
-
-
-def _precisions_from_cholesky(prec_chol, covariance_type):
-    if covariance_type == "full":
-        return prec_chol @ prec_chol.transpose(0, 2, 1)
-    if covariance_type == "tied":
-        return prec_chol @ prec_chol.T
-    return prec_chol ** 2
-
-
-def _covariances_from_cholesky(prec_chol, covariance_type):
-    """Covariances from precision Cholesky factors (for user-given precisions)."""
-    if covariance_type in ("full", "tied"):
-        mats = prec_chol if covariance_type == "full" else prec_chol[None]
-        eye = np.eye(mats.shape[-1])
-        out = np.empty_like(mats)
-        for k, U in enumerate(mats):
-            inv = scipy.linalg.solve_triangular(U, eye)  # U^-1; cov = U^-T U^-1
-            out[k] = inv.T @ inv
-        return out if covariance_type == "full" else out[0]
-    return 1.0 / prec_chol ** 2
-
-
-# ------------------------------------------------------------------ estimator
 
 _PARAM_NAMES = ("weights", "means", "covariances", "precisions_cholesky")
 
@@ -265,9 +121,10 @@ class GaussianMixture(BaseEstimator):
         1 prints each initialization and iteration; 2 also times and changes.
     verbose_interval : int, default=10
         Iterations between prints.
-    n_threads : int or None, default=None
-        Threads for the compiled kernels; None follows OpenMP's setting
-        (``threadpoolctl.threadpool_limits`` applies).
+    n_threads, n_jobs : int or None, default=None
+        Threads for the compiled kernels, under either name (fastfactor's,
+        scikit-learn's; different values raise ValueError); None follows
+        OpenMP's setting (``threadpoolctl.threadpool_limits`` applies).
 
     Attributes
     ----------
@@ -298,7 +155,7 @@ class GaussianMixture(BaseEstimator):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, n_threads=None):
+                 verbose=0, verbose_interval=10, n_threads=None, n_jobs=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -314,6 +171,7 @@ class GaussianMixture(BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
     # -- parameters -------------------------------------------------------
     def _check_params(self):
@@ -329,7 +187,11 @@ class GaussianMixture(BaseEstimator):
         check_int(int(self.verbose) if isinstance(self.verbose, (bool, np.bool_))
                   else self.verbose, "verbose", min_value=0)
         check_int(self.verbose_interval, "verbose_interval", min_value=1)
-        return effective_n_threads(self.n_threads)
+        return effective_n_threads(self._thread_setting())
+
+    def _thread_setting(self):
+        """The user's thread count, under either name (None: OpenMP's setting)."""
+        return resolve_n_threads(self.n_threads, self.n_jobs)
 
     def _check_init_arrays(self, n_features, dtype):
         K = self.n_components
@@ -344,64 +206,13 @@ class GaussianMixture(BaseEstimator):
         return w, m, p
 
     # -- initialization ---------------------------------------------------
-    def _init_stats(self, data, random_state):
-        """Sufficient statistics (around the data center) of the initial responsibilities."""
-        X = data.X
-        n, K, cov = data.n_samples, self.n_components, self.covariance_type
-        kw = dict(center=data.center, n_threads=data.n_threads)
-        if getattr(data, "dask_X", None) is not None and self.init_params != "random_from_data":
-            raise ValueError(
-                f"init_params={self.init_params!r} is not available for a dask array X yet; "
-                "use init_params='random_from_data', or give means_init, weights_init and "
-                "precisions_init.")
-        if self.init_params in ("random_from_data", "k-means++"):
-            if self.init_params == "random_from_data":
-                indices = random_state.choice(n, size=K, replace=False)
-            else:
-                _, indices = kernels.kmeans_plusplus(X, K, random_state=random_state,
-                                                     n_threads=data.n_threads)
-            chosen_rows = data.rows(indices)
-            # one-hot responsibilities: only these rows count
-            nk, s1, s2 = kernels.gmm_resp_stats(chosen_rows, np.eye(K, dtype=X.dtype), cov,
-                                                **kw)
-            if cov == "tied":
-                # the other rows have responsibilities summing to 0, not 1: M
-                # (see _estimate_parameters) is X.T X minus their own x x.T
-                # plus their scatter around c
-                c, off = data.center, data.offset
-                chosen = chosen_rows.astype(np.float64)
-                Xc = chosen - c
-                s2 = (data.scatter + np.outer(c, off) + np.outer(off, c) + n * np.outer(c, c)
-                      - chosen.T @ chosen + Xc.T @ Xc)
-            return nk, s1, s2
-        if self.init_params == "kmeans":
-            centers, _ = kernels.kmeans_plusplus(X, K, random_state=random_state,
-                                                 n_threads=data.n_threads)
-            labels = kernels.kmeans_lloyd(X, centers, n_threads=data.n_threads)[0]
-        totals = None
-        chunk = max(64, _CHUNK_ENTRIES // K)
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            if self.init_params == "kmeans":
-                resp = np.zeros((stop - start, K), dtype=X.dtype)
-                resp[np.arange(stop - start), labels[start:stop]] = 1
-            else:  # 'random': the same stream as one (n, K) draw
-                resp = random_state.uniform(size=(stop - start, K)).astype(X.dtype)
-                resp /= resp.sum(axis=1)[:, None]
-            part = kernels.gmm_resp_stats(X[start:stop], resp, cov, **kw)
-            totals = list(part) if totals is None else [
-                None if a is None else a + b for a, b in zip(totals, part)]
-        if cov == "tied":  # every row's responsibilities sum to one
-            totals[2] = data.scatter
-        return tuple(totals)
-
     def _initialize(self, data, random_state, init_arrays):
         w_init, m_init, p_init = init_arrays
         n, d = data.n_samples, data.X.shape[1]
         K, cov = self.n_components, self.covariance_type
         weights = means = covariances = None
         if w_init is None or m_init is None or p_init is None:
-            nk_raw, s1, s2 = self._init_stats(data, random_state)
+            nk_raw, s1, s2 = initial_stats(data, self.init_params, K, cov, random_state)
             centers = np.broadcast_to(data.center, (K, d))
             nk, means, covariances = _estimate_parameters(
                 data, cov, self.reg_covar, nk_raw, s1, s2, centers)
@@ -450,6 +261,8 @@ class GaussianMixture(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training data. A dask array is fitted where its blocks are
+            (``init_params='random_from_data'``, or all three ``*_init``).
         y : Ignored
 
         Returns
@@ -465,6 +278,7 @@ class GaussianMixture(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training data (a dask array gives a lazy dask array of labels).
         y : Ignored
 
         Returns
@@ -497,7 +311,7 @@ class GaussianMixture(BaseEstimator):
             from ._dask import DaskGMMData
 
             # the thread count is each worker's (None: its OpenMP setting), not ours
-            data = DaskGMMData(X, self.covariance_type, self.n_threads)
+            data = DaskGMMData(X, self.covariance_type, self._thread_setting())
             n_samples, n_features = data.n_samples, data.X.shape[1]
             self.n_features_in_ = n_features
             dtype = data.dtype
@@ -513,7 +327,7 @@ class GaussianMixture(BaseEstimator):
             )
         init_arrays = self._check_init_arrays(n_features, dtype)
         if data is None:
-            data = _Data(X, self.covariance_type, n_threads)
+            data = GMMData(X, self.covariance_type, n_threads)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -604,12 +418,23 @@ class GaussianMixture(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, name="X")
         # the model's own mean is close to the data, at no cost
         center = self.weights_.astype(np.float64) @ self.means_.astype(np.float64)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = effective_n_threads(self._thread_setting())
         return X, kernels.gmm_estimate(X, *self._model(), output=output, center=center,
                                        n_threads=n_threads)
 
-    def _map_blocks(self, X, method, width):
-        """Apply ``method`` to each row block of a dask X, lazily (tiles stay put)."""
+    def _per_row(self, X, output):
+        """``output`` ('score', 'labels' or 'proba') of each row of X.
+
+        Computed tile by tile; for a dask X, lazily, block by block (the
+        tiles stay with their block).
+        """
+        if is_dask_array(X):
+            return self._map_blocks(X, output)
+        X, (log_prob, result) = self._estimate(X, output)
+        return log_prob.astype(X.dtype, copy=False) if output == "score" else result
+
+    def _map_blocks(self, X, output):
+        """:meth:`_per_row` on each row block of a dask X, lazily."""
         from .._utils.dask import prepare
 
         check_is_fitted(self)
@@ -617,12 +442,15 @@ class GaussianMixture(BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but GaussianMixture is expecting "
                              f"{self.n_features_in_} features as input.")
-        func = getattr(self, method)
-        if width is None:
-            return X.map_blocks(lambda b: func(np.asarray(b)), drop_axis=1,
-                                dtype=np.int64 if method == "predict" else X.dtype)
-        return X.map_blocks(lambda b: func(np.asarray(b)), dtype=X.dtype,
-                            chunks=(X.chunks[0], (width,)))
+
+        def per_block(block):
+            return self._per_row(np.asarray(block), output)
+
+        if output == "proba":
+            return X.map_blocks(per_block, dtype=X.dtype,
+                                chunks=(X.chunks[0], (self.n_components,)))
+        return X.map_blocks(per_block, drop_axis=1,
+                            dtype=np.int64 if output == "labels" else X.dtype)
 
     def score_samples(self, X):
         """Log-likelihood of each row of X under the model.
@@ -634,11 +462,9 @@ class GaussianMixture(BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+            In X's dtype (a lazy dask array for a dask X).
         """
-        if is_dask_array(X):
-            return self._map_blocks(X, 'score_samples', None)
-        X, (log_prob, _) = self._estimate(X, "score")
-        return log_prob.astype(X.dtype, copy=False)
+        return self._per_row(X, "score")
 
     def score(self, X, y=None):
         """Mean log-likelihood of the rows of X under the model.
@@ -651,6 +477,7 @@ class GaussianMixture(BaseEstimator):
         Returns
         -------
         float
+            The mean of :meth:`score_samples`, taken in float64.
         """
         _, (log_prob, _) = self._estimate(X, "score")
         return float(np.mean(log_prob))
@@ -661,14 +488,13 @@ class GaussianMixture(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A dask array gives a lazy dask array of labels.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        if is_dask_array(X):
-            return self._map_blocks(X, 'predict', None)
-        return self._estimate(X, "labels")[1][1]
+        return self._per_row(X, "labels")
 
     def predict_proba(self, X):
         """Responsibilities: the posterior probability of each component for each row.
@@ -682,10 +508,9 @@ class GaussianMixture(BaseEstimator):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
+            A lazy dask array for a dask X.
         """
-        if is_dask_array(X):
-            return self._map_blocks(X, 'predict_proba', self.n_components)
-        return self._estimate(X, "proba")[1][1]
+        return self._per_row(X, "proba")
 
     def sample(self, n_samples=1):
         """Draw new data from the fitted mixture (as scikit-learn's, same stream).
@@ -737,22 +562,30 @@ class GaussianMixture(BaseEstimator):
         }[self.covariance_type]
         return int(cov_params + d * K + K - 1)
 
+    def _information_criterion(self, X, weight):
+        """``-2 * log-likelihood of X + weight * n_parameters``."""
+        return -2 * self.score(X) * np.shape(X)[0] + weight * self._n_parameters()
+
     def bic(self, X):
         """Bayesian information criterion on X (lower is better).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Its number of rows is the n of ``log(n)`` below.
 
         Returns
         -------
         float
+            ``-2 * log-likelihood of X + log(n_samples) * n_parameters``.
         """
-        n = np.shape(X)[0]
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        return self._information_criterion(X, math.log(np.shape(X)[0]))
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better).
+
+        Each free parameter costs 2, whatever the number of samples (the
+        :meth:`bic` charges ``log(n_samples)``).
 
         Parameters
         ----------
@@ -762,7 +595,7 @@ class GaussianMixture(BaseEstimator):
         -------
         float
         """
-        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
+        return self._information_criterion(X, 2)
 
     # -- scikit-learn protocol ---------------------------------------------
     def __sklearn_is_fitted__(self):

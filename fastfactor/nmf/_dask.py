@@ -26,13 +26,32 @@ blocks are grouped differently; the grouping depends only on the number of
 blocks and of worker threads, so a cluster of the same size repeats a fit).
 """
 import logging
+import time
 
 import numpy as np
 
 from .. import kernels
+from ..checkpoint import encode_rng_state, restore_rng
 from .._utils.dask import TOTAL, BlockRunner, block_task, prepare
+from .._utils.validation import check_random_state
 from ._data import NMFData
 from ._init import nndsvd_from_svd, random_init, resolve_init
+from ._losses import beta_divergence, frobenius_loss
+from ._solvers import (
+    HALS_INNER_TOL,
+    hals_converged,
+    hals_sweep_budgets,
+    kl_H_denominator,
+    mu_converged,
+    mu_gamma,
+    mu_H_terms,
+    mu_test_due,
+    mu_W_terms,
+    mu_zero_floors,
+    regularized,
+    with_l1,
+    with_l2,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -73,9 +92,7 @@ def _hals_block(X_i, W_state, h, params):
     W_i = _W_of(W_state)
     X_i = np.ascontiguousarray(X_i, dtype=W_i.dtype)
     W_i = W_i.copy()
-    XHt = X_i @ Ht
-    if l1_reg_W:
-        XHt -= l1_reg_W
+    XHt = with_l1(X_i @ Ht, l1_reg_W)
     violation = kernels.hals_update(W_i, XHt, HHt_reg, perm, inner, inner_tol,
                                     n_threads=n_threads)
     return W_i, (X_i.T @ W_i, W_i.T @ W_i, np.array(violation))
@@ -83,8 +100,6 @@ def _hals_block(X_i, W_state, h, params):
 
 @block_task
 def _mu_block(X_i, W_state, h, params):
-    from ._nmf import _mu_H_terms, _mu_W_terms
-
     Ht = h[0]
     beta, l1_reg_W, l2_reg_W, gamma, zero_W, n_threads = params
     W_i = _W_of(W_state)
@@ -94,21 +109,19 @@ def _mu_block(X_i, W_state, h, params):
     if beta == 2:
         numerator, denominator = data.dot(Ht), W_i @ (Ht.T @ Ht)
     else:
-        numerator, denominator = _mu_W_terms(data, W_i, Ht, beta)
+        numerator, denominator = mu_W_terms(data, W_i, Ht, beta)
     kernels.mu_update(W_i, numerator, denominator, l1_reg_W, l2_reg_W, gamma, zero_W,
                       n_threads=n_threads)
     if beta == 2:
         return W_i, (data.tdot(W_i), W_i.T @ W_i)
     if beta == 1:  # the denominator is W's column sums, fixed up in the H update
-        num, _ = _mu_H_terms(data, W_i, Ht, beta)
+        num, _ = mu_H_terms(data, W_i, Ht, beta)
         return W_i, (num, W_i.sum(axis=0))
-    return W_i, _mu_H_terms(data, W_i, Ht, beta)
+    return W_i, mu_H_terms(data, W_i, Ht, beta)
 
 
 @block_task
 def _loss_block(X_i, W_state, h, params):
-    from ._nmf import beta_divergence
-
     beta, n_threads = params
     W_i = _W_of(W_state)
     X_i = np.ascontiguousarray(X_i, dtype=W_i.dtype)
@@ -123,51 +136,34 @@ def _loss_block(X_i, W_state, h, params):
 
 @block_task
 def _hals_H(total, h, params):
-    from . import _nmf as local
-
     XtW, WtW, violation = total
     l1_reg_H, l2_reg_H, l2_reg_W, perm, inner, inner_tol, n_threads, sq_norm = params
-    XtW_reg, WtW_reg = local._regularized(XtW, WtW, l1_reg_H, l2_reg_H)
+    XtW_reg, WtW_reg = regularized(XtW, WtW, l1_reg_H, l2_reg_H)
     Ht = h[0].copy()
     violation = float(violation) + kernels.hals_update(Ht, XtW_reg, WtW_reg, perm, inner,
                                                        inner_tol, n_threads=n_threads)
     HHt = Ht.T @ Ht
-    cross = float(np.vdot(Ht.astype(np.float64), XtW.astype(np.float64)))
-    loss = local.frobenius_from_gram(sq_norm, cross, WtW, HHt)
-    return Ht, _with_l2(HHt, l2_reg_W), (violation, loss)
-
-
-def _with_l2(HHt, l2_reg):
-    """H H^T + l2 I: the Gram matrix the next W update uses (a copy)."""
-    HHt = HHt.copy()
-    if l2_reg:
-        HHt.flat[:: HHt.shape[0] + 1] += l2_reg
-    return HHt
+    loss = frobenius_loss(sq_norm, XtW, Ht, WtW, HHt)
+    return Ht, with_l2(HHt, l2_reg_W), (violation, loss)
 
 
 @block_task
 def _mu_H(total, h, params):
-    from . import _nmf as local
-
     beta, l1_reg_H, l2_reg_H, gamma, zero_H, n_threads, sq_norm, gram_loss = params
     Ht = h[0].copy()
-    k = Ht.shape[1]
     if beta == 2:
         XtW, WtW = total
         numerator, denominator = XtW, Ht @ WtW
     elif beta == 1:
         numerator, W_sum = total
-        W_sum = W_sum.copy()
-        W_sum[W_sum == 0] = 1.0
-        denominator = W_sum.reshape(1, k)
+        denominator = kl_H_denominator(W_sum.copy())
     else:
         numerator, denominator = total
     kernels.mu_update(Ht, numerator, denominator, l1_reg_H, l2_reg_H, gamma, zero_H,
                       n_threads=n_threads)
     loss = None
     if gram_loss:  # Frobenius loss from the Gram matrices at hand: no extra pass
-        cross = float(np.vdot(Ht.astype(np.float64), XtW.astype(np.float64)))
-        loss = local.frobenius_from_gram(sq_norm, cross, WtW, Ht.T @ Ht)
+        loss = frobenius_loss(sq_norm, XtW, Ht, WtW, Ht.T @ Ht)
     return Ht, None, (loss,)
 
 
@@ -178,8 +174,8 @@ def _report(h):
 # --------------------------------------------------------------------- the fit
 
 class DaskNMF:
-    """One distributed NMF fit; ``run`` mirrors :func:`fastfactor.nmf.fit_hals` /
-    :func:`fastfactor.nmf.fit_multiplicative` with X split in row blocks."""
+    """One distributed NMF fit; ``run`` mirrors :func:`fastfactor.nmf._solvers.fit_hals` /
+    :func:`fastfactor.nmf._solvers.fit_multiplicative` with X split in row blocks."""
 
     def __init__(self, X, n_threads):
         X, self.da = prepare(X)
@@ -254,9 +250,6 @@ class DaskNMF:
         made are undone). Iterations that must bring W back (snapshots,
         checkpoints) are waited for before the next one is submitted.
         """
-        from ..checkpoint import encode_rng_state, restore_rng
-        from .._utils.validation import check_random_state
-
         rng = check_random_state(random_state)
         state = dict(n_iter=0, losses=[], violation_init=None,
                      error_at_init=None, previous_error=None)
@@ -268,7 +261,7 @@ class DaskNMF:
         cfg = self._config(solver, W.shape[1], beta=beta, tol=tol, l1_reg_W=l1_reg_W,
                            l1_reg_H=l1_reg_H, l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H,
                            shuffle=shuffle, max_inner_iter=max_inner_iter)
-        HHt_reg = _with_l2(Ht.T @ Ht, l2_reg_W) if solver == "cd" else None
+        HHt_reg = with_l2(Ht.T @ Ht, l2_reg_W) if solver == "cd" else None
         run = self.runner
         W_blocks = self.scatter_W(W)
         h = self.share_H(Ht, HHt_reg)
@@ -343,18 +336,16 @@ class DaskNMF:
     def _config(self, solver, k, *, beta, tol, l1_reg_W, l1_reg_H, l2_reg_W, l2_reg_H,
                 shuffle, max_inner_iter):
         """The solver's settings, as the single-machine solver derives them."""
-        from . import _nmf as local
-
         cfg = dict(solver=solver, beta=beta, tol=tol, l1_reg_W=l1_reg_W, l1_reg_H=l1_reg_H,
-                   l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H, shuffle=shuffle, k=k)
+                   l2_reg_W=l2_reg_W, l2_reg_H=l2_reg_H, shuffle=shuffle, k=k,
+                   started=time.perf_counter())
         if solver != "cd":
-            cfg["gamma"] = local._mu_gamma(beta)
+            cfg["gamma"] = mu_gamma(beta)
+            cfg["zero_W"], cfg["zero_H"] = mu_zero_floors(beta)
             return cfg
-        m, n = self.shape
-        cfg["inner_W"] = cfg["inner_H"] = max_inner_iter
-        if max_inner_iter == "auto":  # dense X: every entry is a non-zero
-            cfg["inner_W"] = local._inner_sweeps(m, k, 2 * m * n * k + n * k * k)
-            cfg["inner_H"] = local._inner_sweeps(n, k, 2 * m * n * k + m * k * k)
+        m, n = self.shape  # dense X: every entry is a non-zero
+        cfg["inner_W"], cfg["inner_H"] = hals_sweep_budgets(self.shape, k, m * n,
+                                                            max_inner_iter)
         return cfg
 
     def _restore(self, snapshot, rng):
@@ -370,32 +361,27 @@ class DaskNMF:
         Nothing waits here. The random draws (the sweep orders of a shuffled
         HALS) happen here, in the same order as in the single-machine solver.
         """
-        from . import _nmf as local
-
         run = self.runner
         rng_before = rng.get_state() if cfg["shuffle"] else None
         k, loss = cfg["k"], None
-        inner_tol = local._INNER_DELTA ** 2
         if cfg["solver"] == "cd":
             perm = rng.permutation(k) if cfg["shuffle"] else None
             outs = run.map_groups(_hals_block, run.blocks, W_blocks, total=True, pick=1,
                                   shared=(h, (cfg["l1_reg_W"], perm, cfg["inner_W"],
-                                              inner_tol, self.n_threads)))
+                                              HALS_INNER_TOL, self.n_threads)))
             perm = rng.permutation(k) if cfg["shuffle"] else None
             h = run.submit_on_sum(_hals_H, outs, h, (
                 cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["l2_reg_W"], perm, cfg["inner_H"],
-                inner_tol, self.n_threads, self.sq_norm), pick=TOTAL)
+                HALS_INNER_TOL, self.n_threads, self.sq_norm), pick=TOTAL)
         else:
             beta = cfg["beta"]
-            zero_W = np.finfo(np.float64).eps if beta < 1 else 0.0
-            zero_H = np.finfo(np.float64).eps if beta <= 1 else 0.0
-            check = cfg["tol"] > 0 and n_iter % 10 == 0
+            check = mu_test_due(n_iter, cfg["tol"])
             outs = run.map_groups(_mu_block, run.blocks, W_blocks, total=True, pick=1,
                                   shared=(h, (beta, cfg["l1_reg_W"], cfg["l2_reg_W"],
-                                              cfg["gamma"], zero_W, self.n_threads)))
+                                              cfg["gamma"], cfg["zero_W"], self.n_threads)))
             h = run.submit_on_sum(_mu_H, outs, h, (
-                beta, cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["gamma"], zero_H, self.n_threads,
-                self.sq_norm, check and beta == 2), pick=TOTAL)
+                beta, cfg["l1_reg_H"], cfg["l2_reg_H"], cfg["gamma"], cfg["zero_H"],
+                self.n_threads, self.sq_norm, check and beta == 2), pick=TOTAL)
             if check and beta != 2:  # a pass over X for the loss, in the same wait
                 loss = self._loss(outs, h, beta)
         return _Round(n_iter, outs, h, run.submit(_report, h), loss, rng_before)
@@ -406,26 +392,11 @@ class DaskNMF:
         tol = cfg["tol"]
         if cfg["solver"] == "cd":
             violation, value = report
-            state["losses"].append(value)
-            if n_iter == 1 or state["violation_init"] is None:
-                state["violation_init"] = violation
-            if state["violation_init"] == 0:
-                return True
-            if verbose:
-                print(f"iteration {n_iter:4d}  violation: "
-                      f"{violation / state['violation_init']:.3e}")
-            return violation / state["violation_init"] <= tol
-        if not (tol > 0 and n_iter % 10 == 0):
+            return hals_converged(state, n_iter, violation, tol, verbose, loss=value)
+        if not mu_test_due(n_iter, tol):
             return False
-        value = report[0] if loss is None else loss
-        state["losses"].append(value)
-        error = np.sqrt(2 * value)
-        if verbose:
-            print(f"Epoch {n_iter:02d} error: {error:f}")
-        if (state["previous_error"] - error) / state["error_at_init"] < tol:
-            return True
-        state["previous_error"] = float(error)
-        return False
+        return mu_converged(state, n_iter, report[0] if loss is None else loss, tol, verbose,
+                            started=cfg["started"])
 
 
 class _Round:

@@ -24,22 +24,21 @@ import warnings
 import numpy as np
 
 from .. import kernels
-from .._base import BaseEstimator, TransformerMixin, check_is_fitted
-from ._data import NMFData
-from .._utils.threads import MIN_PARALLEL_SIZE, effective_n_threads
+from .._base import BaseEstimator, TransformerMixin
+from .._utils.threads import threads_for_size
 from .._utils.validation import (
-    check_array,
     check_float,
     check_int,
     check_layer_sizes,
     check_option,
-    validate_data,
 )
 from ..exceptions import ConvergenceWarning
+from ._data import NMFData
+from ._estimator import NMFEstimatorMixin
+from ._losses import frobenius_loss, gram64
 from ._nmf import NMF
 
 __all__ = ["DeepNMF"]
-
 
 
 def _chain(factors, k_left):
@@ -108,7 +107,7 @@ def _nnls_fista(W, XCt, CCt, max_iter, tol=1e-16):
     return x.astype(W.dtype)
 
 
-class DeepNMF(TransformerMixin, BaseEstimator):
+class DeepNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
     """Multi-layer NMF: X ~ W_L H_L ... H_1, all factors non-negative.
 
     Parameters
@@ -134,6 +133,10 @@ class DeepNMF(TransformerMixin, BaseEstimator):
     random_state : int, RandomState, Generator or None
     verbose : int, default=0
     n_threads : int or None, default=None
+        Threads of the pretraining NMFs and the fine-tuning kernels (None
+        follows OpenMP).
+    n_jobs : int or None, default=None
+        Alias of n_threads (scikit-learn's name).
 
     Attributes
     ----------
@@ -155,9 +158,11 @@ class DeepNMF(TransformerMixin, BaseEstimator):
     n_features_in_ : int
     """
 
+    _components_note = " (its deepest layer)"
+
     def __init__(self, layer_sizes=(16, 4), *, init=None, solver="cd", pretrain_max_iter=200,
                  max_iter=100, tol=1e-4, transform_max_iter=1000, random_state=None,
-                 verbose=0, n_threads=None):
+                 verbose=0, n_threads=None, n_jobs=None):
         self.layer_sizes = layer_sizes
         self.init = init
         self.solver = solver
@@ -168,6 +173,7 @@ class DeepNMF(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
     def _check_params(self, X):
         sizes = check_layer_sizes(self.layer_sizes, X.shape, name="layer_sizes")
@@ -182,7 +188,7 @@ class DeepNMF(TransformerMixin, BaseEstimator):
     def _pretrain(self, X, sizes):
         codes, layers = X, []
         # small layers run on one thread (see MIN_PARALLEL_SIZE)
-        n_threads = self.n_threads if X.shape[0] * X.shape[1] >= MIN_PARALLEL_SIZE else 1
+        n_threads = threads_for_size(X.shape[0] * X.shape[1], self._thread_setting())
         for depth, k in enumerate(sizes):
             model = NMF(k, init=self.init, solver=self.solver, max_iter=self.pretrain_max_iter,
                         tol=self.tol, random_state=self.random_state, n_threads=n_threads)
@@ -201,14 +207,11 @@ class DeepNMF(TransformerMixin, BaseEstimator):
         """0.5 ||X - W C||^2 from Gram matrices (no m x n product)."""
         if XCt is None:
             XCt = data.dot(np.ascontiguousarray(C.T))
-        W64, C64 = W.astype(np.float64), C.astype(np.float64)
-        value = (data.sq_norm - 2.0 * float(np.vdot(XCt.astype(np.float64), W64))
-                 + float(np.vdot(W64.T @ W64, C64 @ C64.T)))
-        return max(value, 0.0) / 2.0
+        return frobenius_loss(data.sq_norm, XCt, W, gram64(W), gram64(C.T))
 
     def _fine_tune_step(self, data, W, layers, n_threads):
         L = len(layers)
-        small = lambda a: 1 if a.size < MIN_PARALLEL_SIZE else n_threads  # noqa: E731
+        small = lambda a: threads_for_size(a.size, n_threads)  # noqa: E731
         # codes W_L: NNLS against the whole chain C = H_L ... H_1
         C = _chain(layers, None)
         XCt = data.dot(np.ascontiguousarray(C.T))
@@ -247,9 +250,9 @@ class DeepNMF(TransformerMixin, BaseEstimator):
         -------
         W : ndarray of shape (n_samples, layer_sizes[-1])
         """
-        X = validate_data(self, X, reset=True, accept_sparse=True, ensure_non_negative=True)
+        X = self._validate_X(X, reset=True)
         sizes = self._check_params(X)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = self._effective_n_threads()
         W, layers = self._pretrain(X, sizes)
         data = NMFData(X, n_threads)
         losses = [self._loss(data, W, _chain(layers, None))]
@@ -273,36 +276,10 @@ class DeepNMF(TransformerMixin, BaseEstimator):
         self.n_iter_ = n_iter
         return W
 
-    def fit(self, X, y=None):
-        """Fit the deep factorization of X.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : Ignored
-
-        Returns
-        -------
-        self
-        """
-        self.fit_transform(X)
-        return self
-
-    def transform(self, X):
-        """Deepest codes of X: non-negative least squares against ``components_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        W : ndarray of shape (n_samples, n_components_)
-        """
-        check_is_fitted(self, "components_")
-        X = validate_data(self, X, reset=False, accept_sparse=True, ensure_non_negative=True)
+    def _transform(self, X):
+        """Deepest codes of a validated X: non-negative least squares against ``components_``."""
         C = np.ascontiguousarray(self.components_, dtype=X.dtype)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = self._effective_n_threads()
         XCt = NMFData(X, n_threads).dot(np.ascontiguousarray(C.T))
         CCt = C @ C.T
         # warm start: the unconstrained least-squares codes, clipped at zero
@@ -319,31 +296,3 @@ class DeepNMF(TransformerMixin, BaseEstimator):
         if exact is not None:
             return exact.astype(X.dtype)
         return _nnls_fista(W, XCt, CCt, int(self.transform_max_iter))
-        return W
-
-    def inverse_transform(self, X):
-        """Map deepest codes back to data space: ``X @ components_``.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_components_)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self, "components_")
-        W = check_array(X, name="X", accept_sparse=True, whom="DeepNMF.inverse_transform")
-        if W.shape[1] != self.n_components_:
-            raise ValueError(f"X has {W.shape[1]} columns, but DeepNMF has "
-                             f"{self.n_components_} components (its deepest layer).")
-        return np.asarray(W @ self.components_.astype(W.dtype, copy=False))
-
-    @property
-    def _n_features_out(self):
-        return self.components_.shape[0]
-
-    def _update_tags(self, tags):
-        tags.input_tags.positive_only = True
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]

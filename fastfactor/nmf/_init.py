@@ -1,7 +1,7 @@
 """Initial factors for NMF: random and the NNDSVD family (Boutsidis & Gallopoulos 2008)."""
 import numpy as np
 
-from ..svd._svd import randomized_svd
+from ..svd import randomized_svd
 from .._utils.threads import single_threaded_blas
 from .._utils.validation import check_random_state
 

@@ -19,13 +19,12 @@ zeros) plus its transpose, so the cost is proportional to the number of
 observed entries: a ratings matrix with 2% observed costs 2% of a dense fit.
 """
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from .. import kernels
-from .._utils.threads import MIN_WORK_PER_THREAD, effective_n_threads
+from .._utils.threads import MIN_WORK_PER_THREAD
 from .._utils.validation import (
     check_mask,
     check_non_negative,
@@ -33,15 +32,19 @@ from .._utils.validation import (
     check_random_state,
     validate_data,
 )
+from ._solvers import (
+    HALS_INNER_TOL,
+    hals_converged,
+    inner_sweep_budget,
+    mu_converged,
+    mu_gamma,
+    mu_test_due,
+    mu_zero_floors,
+    run_solver,
+)
 
 __all__ = ["has_missing", "MaskedData", "observed_entries", "fit_masked_hals",
            "fit_masked_multiplicative", "nmf_fit_transform", "nmf_transform"]
-
-_FLOAT64_EPS = np.finfo(np.float64).eps
-# accelerated HALS (same constants as the plain solver, Gillis & Glineur 2012)
-_INNER_ALPHA = 0.5
-_INNER_DELTA = 0.1
-_MAX_INNER_CAP = 100
 
 
 def has_missing(X):
@@ -166,12 +169,6 @@ class MaskedData:
 
 # ---------------------------------------------------------------------- solvers
 
-def _inner_sweeps(n_rows, k, product_cost):
-    sweep_cost = max(n_rows * k * k, 1)
-    rho = 1.0 + product_cost / sweep_cost
-    return int(min(_MAX_INNER_CAP, 1 + _INNER_ALPHA * rho))
-
-
 def _gram_cost(obs, missing, k):
     """Flops to build every row's Gram matrix and right-hand side."""
     per_row = np.diff(obs.indptr)
@@ -191,44 +188,30 @@ def fit_masked_hals(data, W, Ht, *, tol, max_iter, l1_reg_W, l1_reg_H, l2_reg_W,
     k = W.shape[1]
     rng = check_random_state(random_state)
     if max_inner_iter == "auto":
-        inner_W = _inner_sweeps(m, k, _gram_cost(data.X, data.missing, k))
-        inner_H = _inner_sweeps(n, k, _gram_cost(data.Xt, data.missing_t, k))
+        # its products are per-row Gram builds, not GEMMs: as slow per flop as a sweep
+        costs = dict(sweep_flop_cost=1, iteration_flops=0)
+        inner_W = inner_sweep_budget(m, k, _gram_cost(data.X, data.missing, k), **costs)
+        inner_H = inner_sweep_budget(n, k, _gram_cost(data.Xt, data.missing_t, k), **costs)
     else:
         inner_W = inner_H = int(max_inner_iter)
-    inner_tol = _INNER_DELTA ** 2
-    losses = []
-    violation_init = None
+    progress = dict(losses=[], violation_init=None)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         perm = rng.permutation(k) if shuffle else None
-        violation = kernels.masked_hals_update(W, data.X, Ht, perm, inner_W, inner_tol,
+        violation = kernels.masked_hals_update(W, data.X, Ht, perm, inner_W, HALS_INNER_TOL,
                                                l1_reg_W, l2_reg_W, missing=data.missing,
                                                n_threads=n_threads)
+        loss = None
         if update_H:
             perm = rng.permutation(k) if shuffle else None
-            violation += kernels.masked_hals_update(Ht, data.Xt, W, perm, inner_H, inner_tol,
-                                                    l1_reg_H, l2_reg_H,
+            violation += kernels.masked_hals_update(Ht, data.Xt, W, perm, inner_H,
+                                                    HALS_INNER_TOL, l1_reg_H, l2_reg_H,
                                                     missing=data.missing_t,
                                                     n_threads=n_threads)
-            losses.append(data.loss(W, Ht, 2.0))
-        if n_iter == 1:
-            violation_init = violation
-        if violation_init == 0:
+            loss = data.loss(W, Ht, 2.0)
+        if hals_converged(progress, n_iter, violation, tol, verbose, loss):
             break
-        if verbose:
-            print(f"iteration {n_iter:4d}  violation: {violation / violation_init:.3e}"
-                  + (f"  loss: {losses[-1]:.6e}" if losses else ""))
-        if violation / violation_init <= tol:
-            break
-    return n_iter, losses
-
-
-def _mu_gamma(beta):
-    if beta < 1:
-        return 1.0 / (2.0 - beta)
-    if beta > 2:
-        return 1.0 / (beta - 1.0)
-    return 1.0
+    return n_iter, progress["losses"]
 
 
 def fit_masked_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_reg_H,
@@ -238,12 +221,11 @@ def fit_masked_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_
     Convergence is tested every 10 iterations on the relative decrease of
     the observed-entry loss, as the plain solver does.
     """
-    gamma = _mu_gamma(beta)
-    zero_W = _FLOAT64_EPS if beta < 1 else 0.0
-    zero_H = _FLOAT64_EPS if beta <= 1 else 0.0
+    gamma = mu_gamma(beta)
+    zero_W, zero_H = mu_zero_floors(beta)
     start = time.perf_counter()
-    error_at_init = previous_error = np.sqrt(2 * data.loss(W, Ht, beta))
-    losses = []
+    error_at_init = np.sqrt(2 * data.loss(W, Ht, beta))
+    progress = dict(losses=[], error_at_init=error_at_init, previous_error=error_at_init)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         num, den = kernels.masked_mu_terms(data.X, W, Ht, beta, n_threads=n_threads)
@@ -252,17 +234,11 @@ def fit_masked_multiplicative(data, W, Ht, *, beta, tol, max_iter, l1_reg_W, l1_
             num, den = kernels.masked_mu_terms(data.Xt, Ht, W, beta, n_threads=n_threads)
             kernels.mu_update(Ht, num, den, l1_reg_H, l2_reg_H, gamma, zero_H,
                               n_threads=n_threads)
-        if tol > 0 and n_iter % 10 == 0:
-            loss = data.loss(W, Ht, beta)
-            losses.append(loss)
-            error = np.sqrt(2 * loss)
-            if verbose:
-                print(f"Epoch {n_iter:02d} reached after {time.perf_counter() - start:.3f} "
-                      f"seconds, error: {error:f}")
-            if error_at_init == 0 or (previous_error - error) / error_at_init < tol:
-                break
-            previous_error = error
-    return n_iter, losses
+        if mu_test_due(n_iter, tol) and mu_converged(
+                progress, n_iter, data.loss(W, Ht, beta), tol, verbose, started=start,
+                exact_start_converges=True):
+            break
+    return n_iter, progress["losses"]
 
 
 # ------------------------------------------------------------ estimator plumbing
@@ -299,8 +275,6 @@ def _filled_for_init(X, X_obs):
 
 def _solve(est, X, X_obs, W, H, update_H):
     """Masked counterpart of ``NMF._fit_transform``; returns W, H, n_iter, losses, data, beta."""
-    from ..exceptions import ConvergenceWarning
-
     n_components, beta = est._check_params(X)
     if beta <= 0 and (X_obs.nnz == 0 or X_obs.data.min() == 0):
         raise ValueError(
@@ -318,24 +292,13 @@ def _solve(est, X, X_obs, W, H, update_H):
     W, H = est._initial_factors(X_init, W, H, n_components, update_H)
     W = np.ascontiguousarray(W, dtype=X.dtype)
     Ht = np.ascontiguousarray(H.T, dtype=X.dtype)
-    l1_W, l1_H, l2_W, l2_H = est._regularization(X)
-    n_threads = effective_n_threads(est.n_threads)
+    n_threads = est._effective_n_threads()
     if X_obs.nnz * W.shape[1] < MIN_WORK_PER_THREAD:
         # a parallel region costs more than it saves here (much more on shared cores)
         n_threads = 1
     data = MaskedData(X_obs, n_threads)
-    common = dict(tol=float(est.tol), max_iter=int(est.max_iter), l1_reg_W=l1_W,
-                  l1_reg_H=l1_H, l2_reg_W=l2_W, l2_reg_H=l2_H, update_H=update_H,
-                  verbose=est.verbose, n_threads=n_threads)
-    if est.solver == "cd":
-        n_iter, losses = fit_masked_hals(data, W, Ht, shuffle=est.shuffle,
-                                         random_state=est.random_state,
-                                         max_inner_iter=est.max_inner_iter, **common)
-    else:
-        n_iter, losses = fit_masked_multiplicative(data, W, Ht, beta=beta, **common)
-    if n_iter == est.max_iter and est.tol > 0:
-        warnings.warn(f"Maximum number of iterations {est.max_iter} reached. Increase "
-                      "it to improve convergence.", ConvergenceWarning)
+    n_iter, losses = run_solver(est, fit_masked_hals, fit_masked_multiplicative, data, W, Ht,
+                                beta=beta, update_H=update_H, n_threads=n_threads)
     return W, np.ascontiguousarray(Ht.T), n_iter, losses, data, beta
 
 
@@ -344,12 +307,7 @@ def nmf_fit_transform(est, X, mask=None, W=None, H=None):
     X, X_obs = _validate_masked(est, X, mask, reset=True)
     check_observed_lines(X_obs, "X", axis="both")
     W, H, n_iter, losses, data, beta = _solve(est, X, X_obs, W, H, update_H=True)
-    est.reconstruction_err_ = float(np.sqrt(2 * data.loss(W, np.ascontiguousarray(H.T),
-                                                          beta)))
-    est.n_components_ = H.shape[0]
-    est.components_ = H
-    est.n_iter_ = n_iter
-    est.loss_history_ = losses
+    est._set_fitted(H, n_iter, losses, data.loss(W, np.ascontiguousarray(H.T), beta))
     est.n_observed_ = int(X_obs.nnz)
     return W
 
@@ -361,30 +319,3 @@ def nmf_transform(est, X, mask=None):
     H = est.components_.astype(X.dtype, copy=False)
     W, *_ = _solve(est, X, X_obs, None, H, update_H=False)
     return W
-
-
-def masked_non_negative_factorization(X, mask=None, n_components="auto", **params):
-    """Functional form: ``(W, H, n_iter)`` of the masked NMF of X.
-
-    Parameters
-    ----------
-    X : array-like (NaN marks missing) or sparse matrix
-    mask : bool array-like or sparse matrix of X's shape, optional
-        True where an entry is observed.
-    n_components : int or 'auto'
-    **params
-        Any :class:`fastfactor.NMF` parameter.
-
-    Returns
-    -------
-    W, H : ndarrays
-    n_iter : int
-    """
-    from ._nmf import NMF
-
-    est = NMF(n_components=n_components, **params)
-    W = nmf_fit_transform(est, X, mask=mask)
-    return W, est.components_, est.n_iter_
-
-
-__all__.append("masked_non_negative_factorization")

@@ -32,32 +32,33 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import kernels
-from .._base import BaseEstimator, TransformerMixin, check_is_fitted
-from ._data import EPSILON, NMFData
-from ._init import INIT_METHODS, initialize_nmf
-from .._utils.threads import MIN_PARALLEL_SIZE, effective_n_threads
+from .._base import BaseEstimator, TransformerMixin
+from .._utils.threads import threads_for_size
 from .._utils.validation import (
-    check_array,
     check_float,
     check_init_factor,
     check_int,
     check_option,
-    validate_data,
 )
-from ..exceptions import ConvergenceWarning
-from ._nmf import (
-    _mu_H_terms,
-    _mu_W_terms,
-    beta_divergence,
-    beta_loss_to_float,
+from ._data import EPSILON, NMFData
+from ._estimator import NMFEstimatorMixin
+from ._init import INIT_METHODS, initialize_nmf
+from ._losses import beta_divergence, beta_loss_to_float, frobenius_loss, gram64
+from ._solvers import (
+    INNER_ALPHA,
+    check_penalties,
+    mu_gamma,
+    mu_H_terms,
+    mu_W_terms,
+    mu_zero_floors,
+    scaled_penalties,
+    warn_if_max_iter,
 )
 
 __all__ = ["MiniBatchNMF"]
 
-_FLOAT64_EPS = np.finfo(np.float64).eps
 # 'auto' inner W updates per step (Frobenius): as many as cost about half of
 # the step's two big products, capped.
-_INNER_ALPHA = 0.5
 _MAX_INNER_CAP = 10
 
 
@@ -106,7 +107,7 @@ def _batches(n_samples, batch_size):
             for start in range(0, n_samples, batch_size)]
 
 
-class MiniBatchNMF(TransformerMixin, BaseEstimator):
+class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
     """Mini-batch non-negative matrix factorization, a drop-in for scikit-learn's.
 
     Minimises the same objective as :class:`fastfactor.NMF`
@@ -150,6 +151,8 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         only); 1 reproduces scikit-learn's iterates.
     n_threads : int or None, default=None
         Threads for the compiled kernels (None follows OpenMP).
+    n_jobs : int or None, default=None
+        Alias of n_threads (scikit-learn's name).
 
     Attributes
     ----------
@@ -169,7 +172,8 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
                  beta_loss="frobenius", tol=1e-4, max_no_improvement=10, max_iter=200,
                  alpha_W=0.0, alpha_H="same", l1_ratio=0.0, forget_factor=0.7,
                  fresh_restarts=False, fresh_restarts_max_iter=30, transform_max_iter=None,
-                 random_state=None, verbose=0, max_inner_iter="auto", n_threads=None):
+                 random_state=None, verbose=0, max_inner_iter="auto", n_threads=None,
+                 n_jobs=None):
         self.n_components = n_components
         self.init = init
         self.batch_size = batch_size
@@ -188,14 +192,11 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.max_inner_iter = max_inner_iter
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
     # -- parameters -------------------------------------------------------
     def _check_params(self, X):
-        n_components = self.n_components
-        if n_components is None:
-            n_components = X.shape[1]
-        elif not (isinstance(n_components, str) and n_components == "auto"):
-            n_components = check_int(n_components, "n_components", min_value=1)
+        n_components = self._check_n_components(X)
         if self.init is not None:
             check_option(self.init, "init", INIT_METHODS)
         self._beta_loss = beta_loss_to_float(self.beta_loss)
@@ -204,10 +205,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         check_int(self.max_no_improvement, "max_no_improvement", min_value=1, allow_none=True)
         check_int(self.batch_size, "batch_size", min_value=1)
         check_float(self.forget_factor, "forget_factor", min_value=0.0, max_value=1.0)
-        check_float(self.alpha_W, "alpha_W", min_value=0.0)
-        if not (isinstance(self.alpha_H, str) and self.alpha_H == "same"):
-            check_float(self.alpha_H, "alpha_H", min_value=0.0)
-        check_float(self.l1_ratio, "l1_ratio", min_value=0.0, max_value=1.0)
+        check_penalties(self.alpha_W, self.alpha_H, self.l1_ratio)
         if not isinstance(self.fresh_restarts, (bool, np.bool_)):
             raise TypeError(f"fresh_restarts must be a bool, got {self.fresh_restarts!r}.")
         check_int(self.fresh_restarts_max_iter, "fresh_restarts_max_iter", min_value=1)
@@ -216,13 +214,11 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
                   "verbose", min_value=0)
         if not (isinstance(self.max_inner_iter, str) and self.max_inner_iter == "auto"):
             check_int(self.max_inner_iter, "max_inner_iter", min_value=1)
-        self._n_threads = effective_n_threads(self.n_threads)
+        self._n_threads = self._effective_n_threads()
         self._n_components = n_components
         self._batch_size = min(int(self.batch_size), X.shape[0])
         self._rho = float(self.forget_factor) ** (self._batch_size / X.shape[0])
-        beta = self._beta_loss
-        self._gamma = 1.0 / (2.0 - beta) if beta < 1 else (
-            1.0 / (beta - 1.0) if beta > 2 else 1.0)
+        self._gamma = mu_gamma(self._beta_loss)
         self._transform_max_iter = (int(self.max_iter) if self.transform_max_iter is None
                                     else int(self.transform_max_iter))
         n_features = X.shape[1]
@@ -230,18 +226,14 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         if self.max_inner_iter == "auto":
             # a W update costs ~k^2 per row; the two products ~2 n_features k
             self._inner = int(min(_MAX_INNER_CAP,
-                                  1 + _INNER_ALPHA * 2 * n_features / max(k, 1)))
+                                  1 + INNER_ALPHA * 2 * n_features / max(k, 1)))
         else:
             self._inner = int(self.max_inner_iter)
         return self
 
     def _regularization(self, X):
-        n_samples, n_features = X.shape
-        alpha_W = float(self.alpha_W)
-        alpha_H = alpha_W if isinstance(self.alpha_H, str) else float(self.alpha_H)
-        l1 = float(self.l1_ratio)
-        return (n_features * alpha_W * l1, n_samples * alpha_H * l1,
-                n_features * alpha_W * (1 - l1), n_samples * alpha_H * (1 - l1))
+        """``(l1_W, l1_H, l2_W, l2_H)`` for data of X's shape."""
+        return scaled_penalties(self.alpha_W, self.alpha_H, self.l1_ratio, X.shape)
 
     def _initial_factors(self, X, W, H):
         n_samples, n_features = X.shape
@@ -270,7 +262,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
             kernels.mu_update(W, XHt, W @ HHt, l1, l2, self._gamma, zero_below,
                               n_threads=self._threads_for(W.size))
             return products
-        num, den = _mu_W_terms(data, W, Ht, beta)
+        num, den = mu_W_terms(data, W, Ht, beta)
         kernels.mu_update(W, num, den, l1, l2, self._gamma, zero_below,
                           n_threads=self._threads_for(W.size))
         return None
@@ -278,7 +270,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
     def _threads_for(self, size):
         # a parallel region costs more than it saves on a batch-sized factor,
         # and far more when the cores are shared
-        return 1 if size < MIN_PARALLEL_SIZE else self._n_threads
+        return threads_for_size(size, self._n_threads)
 
     def _data(self, X, sq_norm=None):
         if self._beta_loss == 2:
@@ -311,15 +303,15 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         l1_W, l1_H, l2_W, l2_H = self._regularization(X)
         data = self._data(X, sq_norm)
         products = None
+        zero_W, _ = mu_zero_floors(beta)
         if self.fresh_restarts or W is None:
             W = self._solve_W(X, Ht, int(self.fresh_restarts_max_iter))
-            if beta < 1:
-                W[W < _FLOAT64_EPS] = 0.0
+            if zero_W:
+                W[W < zero_W] = 0.0
         else:
-            zero = _FLOAT64_EPS if beta < 1 else 0.0
-            products = self._update_W(data, W, Ht, l1_W, l2_W, zero)
+            products = self._update_W(data, W, Ht, l1_W, l2_W, zero_W)
             for _ in range(self._inner - 1 if beta == 2 else 0):
-                self._update_W(data, W, Ht, l1_W, l2_W, zero, products)
+                self._update_W(data, W, Ht, l1_W, l2_W, zero_W, products)
         WtW = W.T @ W
         XtW = None
         if beta == 2:
@@ -327,11 +319,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
             if products is None:
                 products = (data.dot(Ht), Ht.T @ Ht)
             XHt, HHt = products
-            cross = float(np.vdot(XHt.astype(np.float64, copy=False),
-                                  W.astype(np.float64, copy=False)))
-            loss = data.sq_norm - 2.0 * cross + float(np.vdot(WtW.astype(np.float64),
-                                                              HHt.astype(np.float64)))
-            loss = max(loss, 0.0) / 2.0
+            loss = frobenius_loss(data.sq_norm, XHt, W, WtW, HHt)
         else:
             loss = beta_divergence(data, W, Ht, beta)
         H_sum = float(Ht.sum(dtype=np.float64))
@@ -342,7 +330,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
                 XtW = data.tdot(W)
                 num, den = XtW, Ht @ WtW
             else:
-                num, den = _mu_H_terms(data, W, Ht, beta)
+                num, den = mu_H_terms(data, W, Ht, beta)
             self._online_H_update(Ht, num, den, l1_H, l2_H)
         return batch_cost, W
 
@@ -366,8 +354,9 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         np.divide(A, B, out=Ht)
         if gamma != 1:
             Ht **= gamma
-        if self._beta_loss <= 1:
-            Ht[Ht < _FLOAT64_EPS] = 0.0
+        _, zero_H = mu_zero_floors(self._beta_loss)
+        if zero_H:
+            Ht[Ht < zero_H] = 0.0
 
     def _converged(self, batch_cost, Ht, Ht_buffer, n_samples, n_batch, step, n_steps):
         step += 1
@@ -403,10 +392,6 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         return False
 
     # -- public API ---------------------------------------------------------
-    def _validate_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, accept_sparse=True, ensure_non_negative=True)
-        return X
-
     def _check_beta_zeros(self, X):
         values = X.data if sp.issparse(X) else X
         if self._beta_loss <= 0 and (values.size < X.shape[0] * X.shape[1]
@@ -463,17 +448,12 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
             W = self._solve_W(X, Ht, self._transform_max_iter)
         n_steps = step + 1
         n_iter = int(np.ceil(n_steps / n_steps_per_iter))
-        if n_iter == self.max_iter and self.tol > 0:
-            warnings.warn(f"Maximum number of iterations {self.max_iter} reached. Increase "
-                          "it to improve convergence.", ConvergenceWarning)
+        warn_if_max_iter(n_iter, self.max_iter, self.tol)
         H = np.ascontiguousarray(Ht.T)
         if self._beta_loss == 2:
             # Gram identity: one product with X, no n_samples x n_features array
             data = _FrobeniusData(X, self._n_threads, float(row_sq.sum()))
-            XHt = data.dot(Ht).astype(np.float64, copy=False)
-            W64, Ht64 = W.astype(np.float64), Ht.astype(np.float64)
-            loss = max(data.sq_norm - 2.0 * float(np.vdot(XHt, W64))
-                       + float(np.vdot(W64.T @ W64, Ht64.T @ Ht64)), 0.0) / 2.0
+            loss = frobenius_loss(data.sq_norm, data.dot(Ht), W, gram64(W), gram64(Ht))
         else:
             loss = beta_divergence(NMFData(X, self._n_threads), W, Ht, self._beta_loss)
         self.reconstruction_err_ = float(np.sqrt(2 * loss))
@@ -482,23 +462,6 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         self.n_iter_ = n_iter
         self.n_steps_ = n_steps
         return W
-
-    def fit(self, X, y=None, **params):
-        """Learn the factorization of X by mini-batches.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : Ignored
-        **params
-            ``W`` and ``H`` for ``init='custom'``.
-
-        Returns
-        -------
-        self
-        """
-        self.fit_transform(X, **params)
-        return self
 
     def partial_fit(self, X, y=None, W=None, H=None):
         """Update the model with one chunk of rows (streamed / out-of-core fitting).
@@ -537,45 +500,7 @@ class MiniBatchNMF(TransformerMixin, BaseEstimator):
         self.n_steps_ += 1
         return self
 
-    def transform(self, X):
-        """Codes W of X with the learned components fixed.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        W : ndarray of shape (n_samples, n_components)
-        """
-        check_is_fitted(self, "components_")
-        X = self._validate_X(X, reset=False)
+    def _transform(self, X):
+        """W for a validated X: ``transform_max_iter`` updates with H fixed."""
         Ht = np.ascontiguousarray(self.components_.T, dtype=X.dtype)
         return self._solve_W(X, Ht, self._transform_max_iter)
-
-    def inverse_transform(self, X):
-        """Map codes back to data space: ``X @ components_``.
-
-        Parameters
-        ----------
-        X : {ndarray, sparse matrix} of shape (n_samples, n_components)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self, "components_")
-        W = check_array(X, name="X", accept_sparse=True, whom="MiniBatchNMF.inverse_transform")
-        if W.shape[1] != self.n_components_:
-            raise ValueError(f"X has {W.shape[1]} columns, but MiniBatchNMF has "
-                             f"{self.n_components_} components.")
-        return np.asarray(W @ self.components_.astype(W.dtype, copy=False))
-
-    @property
-    def _n_features_out(self):
-        return self.components_.shape[0]
-
-    def _update_tags(self, tags):
-        tags.input_tags.positive_only = True
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]

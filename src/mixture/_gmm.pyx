@@ -39,6 +39,7 @@ from _blas cimport gemm_rm as _gemm
 
 from _blocks cimport blocks
 from _fused cimport floating
+from _reductions cimport sqdist
 
 import numpy as np
 
@@ -113,27 +114,6 @@ cdef inline double _sum4(const floating* y, int d) noexcept nogil:
     return (s0 + s1) + (s2 + s3)
 
 
-cdef inline double _sumsq_diff(const floating* y, const floating* b, int d) noexcept nogil:
-    # sum((y - b) ** 2) in float64, four partial sums
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t0, t1, t2, t3
-    cdef int j = 0
-    while j + 4 <= d:
-        t0 = <double>y[j] - b[j]
-        t1 = <double>y[j + 1] - b[j + 1]
-        t2 = <double>y[j + 2] - b[j + 2]
-        t3 = <double>y[j + 3] - b[j + 3]
-        s0 += t0 * t0
-        s1 += t1 * t1
-        s2 += t2 * t2
-        s3 += t3 * t3
-        j += 4
-    while j < d:
-        t0 = <double>y[j] - b[j]
-        s0 += t0 * t0
-        j += 1
-    return (s0 + s1) + (s2 + s3)
-
-
 cdef void _center(const floating* X, int T, int d, const floating* center,
                   floating* Z, int ldz) noexcept nogil:
     # Z[:, :d] = X - center (T rows, leading dimension ldz); Z[:, d] = 1 if ldz > d
@@ -204,7 +184,7 @@ cdef void _log_prob(const floating* X, int T, int d, int K, int cov,
             _gemm(c'n', c'n', T, d, d, <floating>1.0, Z, d, U + k * d * d, d,
                   <floating>0.0, F, d)
             for i in range(T):
-                L[i * K + k] = <floating>(-0.5 * _sumsq_diff(F + i * d, W + k * d, d))
+                L[i * K + k] = <floating>(-0.5 * sqdist(F + i * d, W + k * d, d))
 
 
 cdef inline double _exact_quad(int refine, const floating* x, const floating* y,

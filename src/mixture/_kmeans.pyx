@@ -13,29 +13,9 @@ from _blas cimport gemm_rm
 
 from _blocks cimport blocks
 from _fused cimport floating
+from _reductions cimport sqdist
 
 import numpy as np
-
-
-cdef inline double _sqdist(const floating* x, const floating* c, int d) noexcept nogil:
-    # sum((x - c) ** 2) in float64, four partial sums
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t0, t1, t2, t3
-    cdef int j = 0
-    while j + 4 <= d:
-        t0 = <double>x[j] - c[j]
-        t1 = <double>x[j + 1] - c[j + 1]
-        t2 = <double>x[j + 2] - c[j + 2]
-        t3 = <double>x[j + 3] - c[j + 3]
-        s0 += t0 * t0
-        s1 += t1 * t1
-        s2 += t2 * t2
-        s3 += t3 * t3
-        j += 4
-    while j < d:
-        t0 = <double>x[j] - c[j]
-        s0 += t0 * t0
-        j += 1
-    return (s0 + s1) + (s2 + s3)
 
 
 def pp_distances(const floating[:, ::1] X, const floating[:, ::1] C,
@@ -60,7 +40,7 @@ def pp_distances(const floating[:, ::1] X, const floating[:, ::1] C,
             stop = min(n, (b + 1) * per_block * tile)
             for i in range(start, stop):
                 for c in range(t):
-                    dist = _sqdist(&X[i, 0], &C[c, 0], d)
+                    dist = sqdist(&X[i, 0], &C[c, 0], d)
                     if closest[i] < dist:
                         dist = closest[i]
                     out[c, i] = dist
@@ -129,7 +109,7 @@ def lloyd_iter(const floating[:, ::1] X, const floating[::1] center,
                     if labels[start + i] != best:
                         changed[b] += 1
                         labels[start + i] = best
-                    dist[start + i] = _sqdist(Z + i * d, &centers[best, 0], d)
+                    dist[start + i] = sqdist(Z + i * d, &centers[best, 0], d)
                     if update:
                         counts[b, best] += 1
                         for j in range(d):

@@ -8,11 +8,12 @@ into a buffer and summed in row order afterwards, so results do not depend
 on how rows were split between threads.
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport fabs, pow, log, sqrt
+from libc.math cimport pow, log, sqrt
 from libc.float cimport FLT_EPSILON
 
 from _blas cimport gemm_rm
 from _fused cimport floating
+from _nmf_shared cimport hals_row_sweeps, mu_denominator_term, mu_numerator_term
 from _openmp_helpers cimport ff_omp_get_thread_num
 
 import numpy as np
@@ -24,57 +25,6 @@ cdef double EPSILON = FLT_EPSILON
 
 cdef enum:
     HALS_CHUNK = 64  # rows per scheduling chunk, and per gradient GEMM
-
-
-cdef double _hals_row(floating* w, double* grad, const floating* hht,
-                      const Py_ssize_t* perm, Py_ssize_t k, int max_inner,
-                      double inner_tol) noexcept nogil:
-    """Coordinate sweeps on one row w (length k) of a factor.
-
-    Minimises 0.5 w.HHt.w - w.xht over w >= 0 one coordinate at a time, in the
-    order of ``perm``, given the row's gradient ``grad = HHt.w - xht``
-    (float64, length k, updated here). The gradient is kept up to date with
-    one axpy per coordinate that moves, instead of a k-term dot product per
-    coordinate: the axpy vectorises and is skipped for coordinates pinned at
-    zero. Returns the projected-gradient violation of the first sweep
-    (scikit-learn's stopping measure). Further sweeps run while they change
-    w by more than ``inner_tol`` times the first sweep's change (squared
-    norms).
-    """
-    cdef Py_ssize_t s, t, r
-    cdef int sweep
-    cdef double g, hess, new, delta, change, first_change = 0.0
-    cdef double violation = 0.0
-    cdef const floating* hht_t
-    cdef floating old
-    for sweep in range(max_inner):
-        change = 0.0
-        for s in range(k):
-            t = perm[s]
-            g = grad[t]
-            if sweep == 0 and not (w[t] == 0 and g > 0):
-                violation += fabs(g)
-            hess = hht[t * k + t]
-            if hess == 0:
-                continue
-            new = w[t] - g / hess
-            if new < 0:
-                new = 0.0
-            old = w[t]
-            w[t] = <floating>new
-            delta = <double>w[t] - old
-            if delta != 0:
-                change += delta * delta
-                hht_t = hht + t * k
-                for r in range(k):
-                    grad[r] += delta * hht_t[r]
-        if sweep == 0:
-            first_change = change
-            if first_change == 0:
-                break
-        elif change <= inner_tol * first_change:
-            break
-    return violation
 
 
 cdef void _hals_gradients(const floating* W, const floating* XHt, const double* HHt,
@@ -125,9 +75,9 @@ def hals_update(floating[:, ::1] W, const floating[:, ::1] XHt,
             _hals_gradients(&W[r0, 0], &XHt[r0, 0], &HHt64[0, 0], r1 - r0, k,
                             &W64[tid, 0], &grad[tid, 0])
             for i in range(r0, r1):
-                row_violation[i] = _hals_row(&W[i, 0], &grad[tid, (i - r0) * k],
-                                             &HHt[0, 0], &permutation[0], k, max_inner,
-                                             inner_tol)
+                row_violation[i] = hals_row_sweeps(&W[i, 0], &grad[tid, (i - r0) * k],
+                                                   &HHt[0, 0], &permutation[0], k,
+                                                   max_inner, inner_tol, False)
     for i in range(m):
         violation += row_violation[i]
     return violation
@@ -163,26 +113,6 @@ def mu_update(floating[:, ::1] W, const floating[:, ::1] numerator,
                     W[i, t] = 0
 
 
-cdef inline double _mu_numerator_term(double x, double wh, double beta) noexcept nogil:
-    # x * wh ** (beta - 2), with scikit-learn's EPSILON floor on wh when beta < 2
-    if beta < 2 and wh < EPSILON:
-        wh = EPSILON
-    if beta == 1:
-        return x / wh
-    if beta == 0:
-        return x / (wh * wh)
-    return x * pow(wh, beta - 2)
-
-
-cdef inline double _mu_denominator_term(double wh, double beta) noexcept nogil:
-    # wh ** (beta - 1), with the EPSILON floor when beta < 1
-    if beta < 1 and wh < EPSILON:
-        wh = EPSILON
-    if beta == 0:
-        return 1.0 / wh
-    return pow(wh, beta - 1)
-
-
 def mu_beta_terms(const floating[:, ::1] X, const floating[:, ::1] WH,
                   floating[:, ::1] out, floating[:, ::1] WH_pow, double beta,
                   bint want_pow, int n_threads):
@@ -207,8 +137,8 @@ def mu_beta_terms(const floating[:, ::1] X, const floating[:, ::1] WH,
             for j in range(n):
                 wh = WH[i, j]
                 if want_pow:
-                    WH_pow[i, j] = <floating>_mu_denominator_term(wh, beta)
-                out[i, j] = <floating>_mu_numerator_term(X[i, j], wh, beta)
+                    WH_pow[i, j] = <floating>mu_denominator_term(wh, beta)
+                out[i, j] = <floating>mu_numerator_term(X[i, j], wh, beta)
 
 
 cdef void _beta_terms_tile(const floating* X, floating* T, floating* P, Py_ssize_t size,
@@ -229,8 +159,8 @@ cdef void _beta_terms_tile(const floating* X, floating* T, floating* P, Py_ssize
     for j in range(size):
         wh = T[j]
         if want_pow:
-            P[j] = <floating>_mu_denominator_term(wh, beta)
-        T[j] = <floating>_mu_numerator_term(X[j], wh, beta)
+            P[j] = <floating>mu_denominator_term(wh, beta)
+        T[j] = <floating>mu_numerator_term(X[j], wh, beta)
 
 
 def mu_beta_products(const floating[:, ::1] X, const floating[:, ::1] W,

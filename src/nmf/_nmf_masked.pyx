@@ -11,10 +11,11 @@ depend on how rows were split between threads. Small k x k work is
 hand-written; nothing here calls BLAS.
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport fabs, pow, log
+from libc.math cimport pow, log
 from libc.float cimport FLT_EPSILON
 
 from _fused cimport floating
+from _nmf_shared cimport hals_row_sweeps, mu_denominator_term, mu_numerator_term
 from _openmp_helpers cimport ff_omp_get_thread_num
 
 import numpy as np
@@ -91,16 +92,12 @@ cdef double _hals_row_gram(floating* w, const double* b, const double* G,
                            double inner_tol, double* grad) noexcept nogil:
     """Coordinate sweeps minimising 0.5 w.G.w - w.b over w >= 0.
 
-    Same scheme as the plain HALS kernel (gradient kept current by axpys,
-    further sweeps while they still move w by more than ``inner_tol`` of
-    the first sweep), with a float64 Gram matrix of the row's own.
-    Returns the projected-gradient violation seen in the first sweep.
+    The plain HALS kernel's sweeps (:func:`hals_row_sweeps`) with a float64
+    Gram matrix of the row's own, from the gradient computed here. Returns
+    the projected-gradient violation seen in the first sweep.
     """
-    cdef Py_ssize_t s, t, r
-    cdef int sweep
-    cdef double g, hess, new, delta, wt, change, first_change = 0.0
-    cdef double violation = 0.0
-    cdef floating old
+    cdef Py_ssize_t t, r
+    cdef double wt
     for r in range(k):
         grad[r] = -b[r]
     for t in range(k):
@@ -108,33 +105,8 @@ cdef double _hals_row_gram(floating* w, const double* b, const double* G,
         if wt != 0:
             for r in range(k):
                 grad[r] += G[t * k + r] * wt
-    for sweep in range(max_inner):
-        change = 0.0
-        for s in range(k):
-            t = perm[s]
-            g = grad[t]
-            if sweep == 0 and not (w[t] == 0 and g > 0):
-                violation += fabs(g)
-            hess = G[t * k + t]
-            if hess <= 0:
-                continue
-            new = w[t] - g / hess
-            if new < 0:
-                new = 0.0
-            old = w[t]
-            w[t] = <floating>new
-            delta = <double>w[t] - old
-            if delta != 0:
-                change += delta * delta
-                for r in range(k):
-                    grad[r] += delta * G[t * k + r]
-        if sweep == 0:
-            first_change = change
-            if first_change == 0:
-                break
-        elif change <= inner_tol * first_change:
-            break
-    return violation
+    # a G built by subtraction (the complement route) can round to a negative diagonal
+    return hals_row_sweeps(w, grad, G, perm, k, max_inner, inner_tol, True)
 
 
 def masked_hals_update(floating[:, ::1] W, const floating[::1] data,
@@ -173,32 +145,6 @@ def masked_hals_update(floating[:, ::1] W, const floating[::1] data,
     return violation
 
 
-cdef inline double _num_term(double x, double wh, double beta) noexcept nogil:
-    # x * wh ** (beta - 2), wh floored at EPSILON when beta < 2
-    if beta == 2:
-        return x
-    if wh < EPSILON:
-        wh = EPSILON
-    if beta == 1:
-        return x / wh
-    if beta == 0:
-        return x / (wh * wh)
-    return x * pow(wh, beta - 2)
-
-
-cdef inline double _den_term(double wh, double beta) noexcept nogil:
-    # wh ** (beta - 1), wh floored at EPSILON when beta < 1
-    if beta == 2:
-        return wh
-    if beta == 1:
-        return 1.0
-    if beta < 1 and wh < EPSILON:
-        wh = EPSILON
-    if beta == 0:
-        return 1.0 / wh
-    return pow(wh, beta - 1)
-
-
 cdef void _mu_row(const floating* data, const Py_ssize_t* indices, Py_ssize_t start,
                   Py_ssize_t stop, const floating* w, const floating* Ht, Py_ssize_t k,
                   double beta, double* acc_num, double* acc_den) noexcept nogil:
@@ -218,8 +164,8 @@ cdef void _mu_row(const floating* data, const Py_ssize_t* indices, Py_ssize_t st
             for t in range(k):
                 wh += <double>w[t] * h[t]
         if beta == 2 or beta == 1 or beta == 0:
-            a = _num_term(data[p], wh, beta)
-            d = _den_term(wh, beta)
+            a = mu_numerator_term(data[p], wh, beta)
+            d = mu_denominator_term(wh, beta)
         else:
             # one pow per entry: wh^(beta-1) = wh^(beta-2) * wh where the floors agree
             whf = wh if wh >= EPSILON else EPSILON

@@ -103,9 +103,12 @@ def soft_threshold_grad(const floating[:, ::1] Z, const floating[:, ::1] grad_ou
 # --------------------------------------------------------------------------
 # lasso by coordinate descent on the Gram matrix
 # --------------------------------------------------------------------------
-cdef inline double _cd_update(double tmp, double alpha, double gjj,
+cdef inline double _cd_update(double qj, double Gcj, double wj, double gjj, double alpha,
                               bint positive) noexcept nogil:
+    # Coordinate j minimizing the lasso with the others fixed, from q_j, (G c)_j,
+    # its current value wj and gjj = G[j, j] > 0:
     # argmin_w 0.5 * gjj * w^2 - tmp * w + alpha * |w|   (w >= 0 if positive)
+    cdef double tmp = qj - Gcj + wj * gjj
     if tmp > alpha:
         return (tmp - alpha) / gjj
     if positive or tmp >= -alpha:
@@ -203,13 +206,22 @@ cdef Py_ssize_t _pick_violators(const double* c, const double* Gc, const floatin
     return n_active
 
 
+cdef inline void _track_change(double new, double old, double* d_w_max,
+                               double* w_max) noexcept nogil:
+    # the largest coordinate change and the largest |coordinate| of a sweep
+    if fabs(new - old) > d_w_max[0]:
+        d_w_max[0] = fabs(new - old)
+    if fabs(new) > w_max[0]:
+        w_max[0] = fabs(new)
+
+
 cdef (double, double) _sweep_packed(const double* GA, const double* qA, double* cA,
                                     double* GcA, Py_ssize_t a, double alpha,
                                     bint positive) noexcept nogil:
     # one cyclic sweep over a working set packed contiguously:
     # GA = G[A, A] (a x a), qA = q[A], cA = c[A], GcA = (G c)[A]
     cdef Py_ssize_t s, l
-    cdef double gjj, wj, tmp, new, delta, w_max = 0.0, d_w_max = 0.0
+    cdef double gjj, wj, new, delta, w_max = 0.0, d_w_max = 0.0
     cdef const double* row
     for s in range(a):
         row = GA + s * a
@@ -217,17 +229,13 @@ cdef (double, double) _sweep_packed(const double* GA, const double* qA, double* 
         if gjj == 0.0:
             continue
         wj = cA[s]
-        tmp = qA[s] - GcA[s] + wj * gjj
-        new = _cd_update(tmp, alpha, gjj, positive)
+        new = _cd_update(qA[s], GcA[s], wj, gjj, alpha, positive)
         if new != wj:
             delta = new - wj
             for l in range(a):
                 GcA[l] += delta * row[l]
             cA[s] = new
-        if fabs(new - wj) > d_w_max:
-            d_w_max = fabs(new - wj)
-        if fabs(new) > w_max:
-            w_max = fabs(new)
+        _track_change(new, wj, &d_w_max, &w_max)
     return d_w_max, w_max
 
 
@@ -237,7 +245,7 @@ cdef (double, double) _sweep_gather(const floating* G, const floating* q, double
                                     bint positive) noexcept nogil:
     # the same sweep reading G in place (for working sets too big to pack)
     cdef Py_ssize_t s, l, j
-    cdef double gjj, wj, tmp, new, delta, w_max = 0.0, d_w_max = 0.0
+    cdef double gjj, wj, new, delta, w_max = 0.0, d_w_max = 0.0
     cdef const floating* row
     for s in range(a):
         j = active[s]
@@ -246,17 +254,13 @@ cdef (double, double) _sweep_gather(const floating* G, const floating* q, double
         if gjj == 0.0:
             continue
         wj = c[j]
-        tmp = q[j] - Gc[j] + wj * gjj
-        new = _cd_update(tmp, alpha, gjj, positive)
+        new = _cd_update(q[j], Gc[j], wj, gjj, alpha, positive)
         if new != wj:
             delta = new - wj
             for l in range(a):
                 Gc[active[l]] += delta * row[active[l]]
             c[j] = new
-        if fabs(new - wj) > d_w_max:
-            d_w_max = fabs(new - wj)
-        if fabs(new) > w_max:
-            w_max = fabs(new)
+        _track_change(new, wj, &d_w_max, &w_max)
     return d_w_max, w_max
 
 

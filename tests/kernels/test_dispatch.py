@@ -1,4 +1,5 @@
 """The kernel build is chosen per CPU, and every build matches the references."""
+import importlib
 import os
 import subprocess
 import sys
@@ -63,8 +64,11 @@ def test_baseline_setting_loads_the_baseline_build(monkeypatch):
 def test_both_builds_agree_to_rounding(dtype, rtol):
     import scipy.sparse as sp
 
-    from fastfactor.kernels import _sparse_products
-    from fastfactor.kernels import _sparse_products_avx2
+    # by full name: the package attribute _sparse_products is the build in use
+    # (the AVX2 one here), which would compare the AVX2 build with itself
+    _sparse_products = importlib.import_module("fastfactor.kernels._sparse_products")
+    _sparse_products_avx2 = importlib.import_module("fastfactor.kernels._sparse_products_avx2")
+    assert _sparse_products is not _sparse_products_avx2
 
     A = sp.random(300, 200, density=0.05, format="csr", random_state=0, dtype=dtype)
     A.sort_indices()

@@ -1,5 +1,6 @@
 """Every kernel against its numpy twin, and the threading guarantees."""
 import copy
+import inspect
 
 import numpy as np
 import pytest
@@ -14,6 +15,38 @@ def test_every_kernel_has_a_twin_and_a_case():
     assert sorted(kernels.__all__) == sorted({selftest.kernel_name(c) for c in KERNELS})
     for name in kernels.__all__:
         assert callable(getattr(kernels, name)) and callable(getattr(reference, name))
+
+
+def _parameters(function):
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize("name", kernels.__all__)
+def test_kernel_and_twin_have_the_same_signature(name):
+    assert _parameters(getattr(kernels, name)) == _parameters(getattr(reference, name))
+
+
+_API_MODULES = [module for key, module in sorted(vars(kernels).items())
+                if key.endswith("_api") and inspect.ismodule(module)]
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_every_kernel_sizes_its_threads_by_its_work(name, monkeypatch):
+    # threads_for applies the small-call threshold; a kernel resolving
+    # n_threads with effective_n_threads alone would parallelize any call
+    from fastfactor._utils.threads import threads_for
+
+    asked = []
+
+    def spy(work, n_threads):
+        asked.append(work)
+        return threads_for(work, n_threads)
+
+    for module in _API_MODULES:
+        assert not hasattr(module, "effective_n_threads"), module.__name__
+        monkeypatch.setattr(module, "threads_for", spy)
+    _run(name, 2)
+    assert asked and all(isinstance(work, int) and work >= 0 for work in asked)
 
 
 @pytest.mark.parametrize("name", KERNELS)
@@ -60,16 +93,6 @@ def test_float32_in_float32_out():
     assert num.dtype == np.float32 and pw.dtype == np.float32
 
 
-def test_threadpoolctl_limits_the_kernels():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    from fastfactor._utils.threads import effective_n_threads, openmp_enabled
-
-    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
-        assert effective_n_threads() == 1
-    if openmp_enabled():
-        assert effective_n_threads(2) == 2
-
-
 def test_in_place_kernels_refuse_arrays_they_cannot_update():
     W = np.asfortranarray(np.ones((4, 2)))
     with pytest.raises(ValueError, match="W must be C-contiguous"):
@@ -86,16 +109,6 @@ def test_kernel_shape_mismatch_is_a_value_error():
     with pytest.raises(ValueError, match="B has 3 rows"):
         import scipy.sparse as sp
         kernels.csr_matmul(sp.eye(4, format="csr"), np.ones((3, 2)))
-
-
-def test_bad_thread_counts():
-    from fastfactor._utils.threads import effective_n_threads
-
-    with pytest.raises(ValueError, match="n_threads"):
-        effective_n_threads(0)
-    with pytest.raises(TypeError, match="n_threads"):
-        effective_n_threads(1.5)
-    assert effective_n_threads(-1) >= 1
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 3.0])

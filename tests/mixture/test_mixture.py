@@ -10,11 +10,8 @@ import pytest
 import fastfactor as ff
 from fastfactor import kernels, reference, selftest
 from fastfactor.selftest._cases_gmm import random_precisions_cholesky
-from fastfactor.mixture._gaussian_mixture import (
-    COVARIANCE_TYPES,
-    INIT_PARAMS,
-    _precisions_cholesky_from_precisions,
-)
+from fastfactor.mixture._gaussian_mixture import COVARIANCE_TYPES, INIT_PARAMS
+from fastfactor.mixture._m_step import _precisions_cholesky_from_precisions
 
 try:
     from sklearn.mixture import GaussianMixture as SkGMM
@@ -295,6 +292,20 @@ def test_same_result_for_one_and_two_threads(covariance_type, force_threads):
         assert other.lower_bounds_ == fits[0].lower_bounds_
         assert np.array_equal(other.covariances_, fits[0].covariances_)
         assert np.array_equal(other.predict_proba(X), fits[0].predict_proba(X))
+
+
+def test_n_jobs_is_another_name_for_n_threads(force_threads):
+    X = blobs(300, 4, 3)
+    by_threads = ff.GaussianMixture(3, random_state=0, n_threads=2).fit(X)
+    by_jobs = ff.GaussianMixture(3, random_state=0, n_jobs=2).fit(X)
+    assert by_jobs.lower_bounds_ == by_threads.lower_bounds_
+    assert np.array_equal(by_jobs.covariances_, by_threads.covariances_)
+    assert np.array_equal(by_jobs.predict_proba(X), by_threads.predict_proba(X))
+    with pytest.raises(ValueError, match="n_threads=1 and n_jobs=2"):
+        ff.GaussianMixture(3, n_threads=1, n_jobs=2).fit(X)
+    by_jobs.set_params(n_threads=1)     # a conflict set after the fit is refused too
+    with pytest.raises(ValueError, match="n_threads=1 and n_jobs=2"):
+        by_jobs.predict(X)
 
 
 def test_concurrent_fits_match_sequential_ones():

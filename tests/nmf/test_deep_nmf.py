@@ -7,14 +7,9 @@ import pytest
 import scipy.sparse as sp
 
 import fastfactor as ff
-from fastfactor.exceptions import ConvergenceWarning
 
 
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+pytestmark = pytest.mark.filterwarnings("ignore::fastfactor.exceptions.ConvergenceWarning")
 
 
 def _hierarchical(rng, m=120, n=60, sizes=(12, 4), dtype=np.float64):

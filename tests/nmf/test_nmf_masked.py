@@ -1,6 +1,5 @@
 """Masked NMF: NaN / mask= marks missing entries; the loss counts observed entries only."""
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -9,15 +8,10 @@ import scipy.sparse as sp
 import fastfactor as ff
 from fastfactor import kernels, reference
 from fastfactor.selftest._cases_nmf_masked import observed_csr
-from fastfactor.exceptions import ConvergenceWarning
 from conftest import low_rank_nonneg
 
 
-@pytest.fixture(autouse=True)
-def _quiet_convergence():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+pytestmark = pytest.mark.filterwarnings("ignore::fastfactor.exceptions.ConvergenceWarning")
 
 
 def _with_holes(rng, X, fraction=0.3):

@@ -379,6 +379,15 @@ def test_sparse_autoencoder_deterministic():
     np.testing.assert_array_equal(a.threshold_, b.threshold_)
 
 
+def test_sparse_autoencoder_transforms_dask_arrays_lazily():
+    da = pytest.importorskip("dask.array")
+    X, _ = make_problem(n_samples=90, seed=13)
+    sae = SparseAutoencoder(n_components=6, max_iter=2, random_state=0).fit(X.astype(np.float32))
+    codes = sae.transform(da.from_array(X, chunks=(40, X.shape[1])))
+    assert isinstance(codes, da.Array) and codes.dtype == np.float32    # the model's dtype
+    np.testing.assert_array_equal(codes.compute(), sae.transform(X))
+
+
 # ---------------------------------------------------------------------------
 # thread determinism
 # ---------------------------------------------------------------------------
@@ -397,6 +406,48 @@ def test_soft_threshold_grad_same_for_every_thread_count():
     res = [kernels.soft_threshold_grad(Z, g, 0.3, n_threads=nt)[1] for nt in (1, 2, 4)]
     for other in res[1:]:
         np.testing.assert_array_equal(res[0], other)
+
+
+# ---------------------------------------------------------------------------
+# n_jobs (scikit-learn's name) and n_threads (fastfactor's): one setting
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ["lasso_cd", "omp", "fista"])
+def test_sparse_encode_takes_n_threads_or_n_jobs(algorithm):
+    X, D = make_problem(n_samples=120, seed=10)
+    by_jobs = sparse_encode(X, D, algorithm=algorithm, n_jobs=2)
+    np.testing.assert_array_equal(sparse_encode(X, D, algorithm=algorithm, n_threads=2),
+                                  by_jobs)
+    np.testing.assert_array_equal(
+        sparse_encode(X, D, algorithm=algorithm, n_threads=2, n_jobs=2), by_jobs)
+    with pytest.raises(ValueError, match="n_threads=2 and n_jobs=1"):
+        sparse_encode(X, D, algorithm=algorithm, n_threads=2, n_jobs=1)
+
+
+THREADED_ESTIMATORS = {
+    "SparseCoder": lambda D, **threads: SparseCoder(D, transform_algorithm="lasso_cd",
+                                                    transform_alpha=0.1, **threads),
+    "DictionaryLearning": lambda D, **threads: DictionaryLearning(
+        n_components=6, max_iter=5, random_state=0, **threads),
+    "MiniBatchDictionaryLearning": lambda D, **threads: MiniBatchDictionaryLearning(
+        n_components=6, max_iter=2, batch_size=20, random_state=0, **threads),
+    "SparseAutoencoder": lambda D, **threads: SparseAutoencoder(
+        n_components=6, max_iter=3, random_state=0, **threads),
+}
+
+
+@pytest.mark.parametrize("name", sorted(THREADED_ESTIMATORS))
+def test_estimators_take_n_threads_or_n_jobs(name):
+    X, D = make_problem(n_samples=80, seed=11)
+    make = THREADED_ESTIMATORS[name]
+    by_jobs, by_threads = make(D, n_jobs=2), make(D, n_threads=2)
+    np.testing.assert_array_equal(by_threads.fit_transform(X), by_jobs.fit_transform(X))
+    if hasattr(by_jobs, "components_"):
+        np.testing.assert_array_equal(by_threads.components_, by_jobs.components_)
+    with pytest.raises(ValueError, match="n_threads=2 and n_jobs=1"):
+        make(D, n_threads=2, n_jobs=1).fit_transform(X)
+    by_jobs.set_params(n_threads=1)     # a conflict set after the fit is refused too
+    with pytest.raises(ValueError, match="n_threads=1 and n_jobs=2"):
+        by_jobs.transform(X)
 
 
 # ---------------------------------------------------------------------------
@@ -441,13 +492,20 @@ def test_negative_alpha(alpha):
         DictionaryLearning(n_components=3, alpha=alpha).fit(X)
 
 
+def assert_encode_and_coder_reject(name, value, **encode_params):
+    """``sparse_encode(name=value)`` and ``SparseCoder(transform_<name>=value)`` raise
+    ValueErrors naming the parameter."""
+    X, D = make_problem(n_samples=10)        # 48 atoms
+    with pytest.raises(ValueError, match=name):
+        sparse_encode(X, D, **{name: value}, **encode_params)
+    with pytest.raises(ValueError, match="transform_" + name):
+        SparseCoder(D, **{"transform_" + name: value}).transform(X)
+    return X
+
+
 @pytest.mark.parametrize("algorithm", ["lassocd", "LARS", "", None, "lars"])
 def test_unknown_algorithm(algorithm):
-    X, D = make_problem(n_samples=10)
-    with pytest.raises(ValueError, match="algorithm"):
-        sparse_encode(X, D, algorithm=algorithm)
-    with pytest.raises(ValueError, match="transform_algorithm"):
-        SparseCoder(D, transform_algorithm=algorithm).transform(X)
+    X = assert_encode_and_coder_reject("algorithm", algorithm)
     if algorithm != "lars":     # 'lars' is a valid fit_algorithm (solved by CD)
         with pytest.raises(ValueError, match="fit_algorithm"):
             MiniBatchDictionaryLearning(n_components=2, fit_algorithm=algorithm).fit(X)
@@ -455,11 +513,7 @@ def test_unknown_algorithm(algorithm):
 
 @pytest.mark.parametrize("n", [0, -1, 49, 1000])
 def test_n_nonzero_coefs_out_of_range(n):
-    X, D = make_problem(n_samples=10)        # 48 atoms
-    with pytest.raises(ValueError, match="n_nonzero_coefs"):
-        sparse_encode(X, D, algorithm="omp", n_nonzero_coefs=n)
-    with pytest.raises(ValueError, match="transform_n_nonzero_coefs"):
-        SparseCoder(D, transform_n_nonzero_coefs=n).transform(X)
+    assert_encode_and_coder_reject("n_nonzero_coefs", n, algorithm="omp")
 
 
 def test_n_nonzero_coefs_wrong_type():
@@ -557,8 +611,8 @@ def test_check_estimator_sparse_coder():
 
 
 @pytest.mark.parametrize("positive", [False, True])
-def test_lasso_unpacked_working_set_same_result(positive):
-    # working sets larger than _pack_cap read the Gram matrix in place
+def test_lasso_unpacked_working_set_same_result(positive, monkeypatch):
+    # working sets larger than LASSO_PACK_CAP read the Gram matrix in place
     # instead of packing gram[A, A] (and are never solved exactly on their
     # support): both meet the duality-gap tolerance, with the same codes
     X, D = make_problem(seed=12)
@@ -567,8 +621,9 @@ def test_lasso_unpacked_working_set_same_result(positive):
     tol = 1e-10
     _, gaps_packed = kernels.lasso_cd_gram(packed, G, XD, x2, 0.02, positive=positive,
                                            tol=tol, return_info=True)
+    monkeypatch.setattr("fastfactor.kernels._sparse_coding_api.LASSO_PACK_CAP", 0)
     _, gaps_unpacked = kernels.lasso_cd_gram(unpacked, G, XD, x2, 0.02, positive=positive,
-                                             tol=tol, return_info=True, _pack_cap=0)
+                                             tol=tol, return_info=True)
     assert (gaps_packed <= tol * x2).all() and (gaps_unpacked <= tol * x2).all()
     np.testing.assert_allclose(unpacked, packed, rtol=0, atol=1e-6)
     assert (packed != 0).any()
