@@ -5,8 +5,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from fastfactor import TruncatedSVD, randomized_svd
-from fastfactor.svd import _svd as svd_module
-from fastfactor.svd._svd import energy_rank
+from fastfactor.svd import _energy, _randomized, energy_rank
 
 
 def low_rank_plus_noise(m, n, rank, noise=1e-3, decay=(10.0, 1.0), seed=0, dtype=np.float64):
@@ -239,7 +238,7 @@ def test_energy_rank_helper():
 
 
 def test_linear_energy_refuses_huge_gram(monkeypatch, gapped):
-    monkeypatch.setattr(svd_module, "MAX_GRAM_SIDE", 50)
+    monkeypatch.setattr(_energy, "MAX_GRAM_SIDE", 50)
     with pytest.raises(ValueError, match="MAX_GRAM_SIDE"):
         randomized_svd(gapped, 0.9, energy="linear")
     randomized_svd(gapped, 5, energy="linear")  # an int rank does not need it
@@ -380,6 +379,49 @@ def test_truncated_svd_bad_input(gapped):
         est.transform(np.full_like(gapped, np.nan))
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("name", ["n_jobs", "n_threads"])
+def test_truncated_svd_thread_names_reach_the_kernels(gapped, monkeypatch, name, sparse):
+    from fastfactor import kernels
+
+    X = sp.csr_matrix(gapped) if sparse else gapped
+    kernel = "csr_matmul" if sparse else "dense_matmul"
+    seen = []
+
+    def spy(*args, n_threads=None, **kwargs):
+        seen.append(n_threads)
+        return original(*args, n_threads=n_threads, **kwargs)
+
+    original = getattr(kernels, kernel)
+    reference = TruncatedSVD(5, random_state=0, sketch_dtype="float64").fit(X)
+    monkeypatch.setattr(kernels, kernel, spy)
+    est = TruncatedSVD(5, random_state=0, sketch_dtype="float64", **{name: 1})
+    X_new = est.fit_transform(X)
+    assert seen and set(seen) == {1}
+    assert est.get_params()[name] == 1
+    seen.clear()
+    np.testing.assert_allclose(est.transform(X), X_new, rtol=1e-10, atol=1e-12)
+    assert seen == [1]
+    np.testing.assert_allclose(est.components_, reference.components_, rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_truncated_svd_thread_names_must_agree(gapped):
+    TruncatedSVD(3, n_jobs=2, n_threads=2, random_state=0).fit(gapped)  # the same value
+    with pytest.raises(ValueError, match="n_threads=1 and n_jobs=2"):
+        TruncatedSVD(3, n_jobs=2, n_threads=1).fit(gapped)
+    est = TruncatedSVD(3, random_state=0).fit(gapped)
+    est.set_params(n_jobs=1, n_threads=2)
+    with pytest.raises(ValueError, match="same setting"):
+        est.transform(gapped)
+
+
+def test_truncated_svd_thread_names_must_agree_on_dask(gapped):
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="same setting"):
+        TruncatedSVD(3, n_jobs=1, n_threads=2).fit(da.from_array(gapped, chunks=(40, 80)))
+
+
 def test_check_estimator():
     checks = pytest.importorskip("sklearn.utils.estimator_checks")
     failed = [r for r in checks.check_estimator(TruncatedSVD(), on_fail=None)
@@ -424,7 +466,7 @@ def _best_rank(X, k):
 
 def test_full_rank_request_on_a_large_matrix_keeps_the_randomized_path(monkeypatch):
     # past the size limit LAPACK's copy of M is not made: the sketch runs
-    monkeypatch.setattr(svd_module, "_EXACT_SVD_MAX_ENTRIES", 100)
+    monkeypatch.setattr(_randomized, "EXACT_SVD_MAX_ENTRIES", 100)
     monkeypatch.setattr(scipy.linalg, "svd", _refuse_full_svd(scipy.linalg.svd))
     X = np.random.default_rng(4).random((40, 9))
     U, S, Vt = randomized_svd(X, 6, random_state=0)
