@@ -22,6 +22,7 @@ from .nmf import (
     masked_non_negative_factorization,
     non_negative_factorization,
 )
+from .patch import patch_sklearn, patched_sklearn, unpatch_sklearn
 from .persistence import load, save
 from .sparse_coding import (
     DictionaryLearning,
@@ -46,6 +47,9 @@ __all__ = [
     "non_negative_factorization",
     "randomized_svd",
     "save",
+    "patch_sklearn",
+    "unpatch_sklearn",
+    "patched_sklearn",
     "sparse_encode",
     "masked_non_negative_factorization",
     "MiniBatchNMF",
