@@ -3,9 +3,11 @@
 Prints a markdown table (PSNR, SSIM, storage ratio per method and rank) and,
 with ``--out DIR``, writes for each sample a PNG strip: the original, then
 the SVD reconstructions at each rank (and the NMF ones with ``--nmf``).
-Needs Pillow only for ``--out``.
+Needs Pillow only for ``--out``. A quality table, not a speed comparison:
+the timings are ``benchmarks/compare.py``'s job.
 
 Usage: python benchmarks/image_quality.py [--size 128] [--ranks 5 10 20 40] [--nmf] [--out DIR]
+(to keep the strips with the other results: ``--out benchmarks/results/images``)
 """
 import argparse
 import os

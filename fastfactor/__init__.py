@@ -29,6 +29,8 @@ from .sparse_coding import (
     MiniBatchDictionaryLearning,
     SparseAutoencoder,
     SparseCoder,
+    dict_learning,
+    dict_learning_online,
     sparse_encode,
 )
 from .svd import TruncatedSVD, randomized_svd
@@ -51,6 +53,8 @@ __all__ = [
     "unpatch_sklearn",
     "patched_sklearn",
     "sparse_encode",
+    "dict_learning",
+    "dict_learning_online",
     "masked_non_negative_factorization",
     "MiniBatchNMF",
     "DeepNMF",

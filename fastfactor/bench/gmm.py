@@ -1,8 +1,9 @@
 """Gaussian mixtures side by side with scikit-learn on the DESIGN ``gmm`` problem.
 
 ``run(quick=False)`` returns one dict per comparison (see
-:mod:`fastfactor.bench`); ``fastfactor bench --only gmm``,
-``benchmarks/compare.py --only gmm`` and ``benchmarks/compare_gmm.py`` run it.
+:mod:`fastfactor.bench`); ``fastfactor bench --only gmm`` and
+``benchmarks/compare.py --only gmm`` (which writes ``benchmarks/results/gmm.md``)
+run it.
 
 * per EM iteration, each covariance type: the same model (init
   ``random_from_data``, same seed, 20 iterations, tol=0) fitted by both;
@@ -173,7 +174,7 @@ def predict_proba_rows(X, n_rows, K, repeat):
 def run(quick=False):
     """All mixture comparisons; a smaller problem with ``quick``."""
     if SkGMM is None:
-        raise RuntimeError("compare_gmm needs scikit-learn (pip install scikit-learn)")
+        raise RuntimeError("the gmm benchmark needs scikit-learn (pip install scikit-learn)")
     warnings.simplefilter("ignore", ConvergenceWarning)
     X = datasets.benchmark_problem("gmm", quick=quick)
     K, n_iter = 16, (5 if quick else 20)

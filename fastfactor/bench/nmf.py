@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import fastfactor as ff
 from fastfactor import datasets, kernels, selftest
 from fastfactor.nmf._init import initialize_nmf
+from fastfactor._utils import threads
 from fastfactor.bench._numpy_baselines import nmf_hals, nmf_mu_kl
 
 try:
@@ -147,13 +148,13 @@ def numpy_baselines(X, k, n_iter):
 def thread_scaling(quick=False, repeat=7):
     """Each compiled NMF kernel with 1 and with 2 threads, on a benchmark-sized input.
 
-    The small-call threshold of :mod:`fastfactor.kernels` is switched off
-    here, so every kernel really runs on the threads asked for.
+    The small-call threshold (:data:`fastfactor._utils.threads.MIN_WORK_PER_THREAD`)
+    is switched off here, so every kernel really runs on the threads asked for.
     """
     m, n, k = (800, 400, 16) if quick else (4000, 2000, 32)
     rows = []
-    saved = kernels._MIN_WORK_PER_THREAD
-    kernels._MIN_WORK_PER_THREAD = 1
+    saved = threads.MIN_WORK_PER_THREAD
+    threads.MIN_WORK_PER_THREAD = 1
     try:
         for name in sorted(selftest.all_cases()):
             if selftest.family_of(name) != "nmf":
@@ -176,7 +177,7 @@ def thread_scaling(quick=False, repeat=7):
         if not quick:
             rows += _sparse_product_scaling(repeat)
     finally:
-        kernels._MIN_WORK_PER_THREAD = saved
+        threads.MIN_WORK_PER_THREAD = saved
     return rows
 
 

@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 
+from . import _options as options
+
 
 def _source(args, image):
     if args.input and args.sample:
@@ -138,10 +140,11 @@ def add_parser(sub, add_output_flags):
         q.add_argument("input", nargs="?", help="image file (PNG, JPEG, ...)")
         q.add_argument("--sample", help="a built-in image instead: landscape, shapes, rings, "
                                         "gradient, checker")
-        q.add_argument("--size", type=int, default=256, help="size of a built-in image")
+        q.add_argument("--size", type=options.integer(1), default=256,
+                       help="size of a built-in image")
         q.add_argument("--mode", choices=["gray", "rgb"], help="convert the image")
         q.add_argument("-o", "--output", required=True, help="PNG to write")
-        q.add_argument("--rank", type=int, help="rank kept")
+        q.add_argument("--rank", type=options.integer(1), help="rank kept")
         q.add_argument("--energy", type=float, help="energy fraction kept, in (0, 1)")
         add_output_flags(q)
 
@@ -150,8 +153,9 @@ def add_parser(sub, add_output_flags):
     q.add_argument("--method", choices=["svd", "nmf", "dictionary", "autoencoder"],
                    default="svd", help="dictionary/autoencoder: sparse codes of 8x8 patches "
                                        "(--rank = number of atoms)")
-    q.add_argument("--nonzero", type=int, default=4, help="atoms per patch (dictionary)")
-    q.add_argument("--patch-size", type=int, default=8)
+    q.add_argument("--nonzero", type=options.integer(1), default=4,
+                   help="atoms per patch (dictionary)")
+    q.add_argument("--patch-size", type=options.integer(1), default=8)
     q.add_argument("--energy-kind", choices=["squared", "linear"], default="squared",
                    help="energy as squared singular values, or their plain sum")
     q.add_argument("--color", choices=["channels", "stacked"], default="channels")
@@ -162,11 +166,11 @@ def add_parser(sub, add_output_flags):
     q.add_argument("--method", choices=["svd", "patches", "dictionary"], default="svd",
                    help="patches: patch PCA; dictionary: atoms learned on the noisy patches, "
                         "sparse codes, overlaps averaged")
-    q.add_argument("--patch-size", type=int, default=8)
-    q.add_argument("--add-noise", type=float, default=0.0, metavar="SIGMA",
+    q.add_argument("--patch-size", type=options.integer(1), default=8)
+    q.add_argument("--add-noise", type=options.real(0.0), default=0.0, metavar="SIGMA",
                    help="add Gaussian noise first (to measure the gain)")
     q.add_argument("--noisy-output", help="also write the noisy image here")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=options.seed, default=0)
     q.set_defaults(func=cmd_denoise)
 
     for name, func, helptext in [("generate", cmd_generate,
@@ -174,11 +178,12 @@ def add_parser(sub, add_output_flags):
                                  ("parts", cmd_parts, "NMF parts of an image collection")]:
         q = cmds.add_parser(name, help=helptext)
         q.add_argument("-o", "--output", required=True, help="PNG grid to write")
-        q.add_argument("--components", type=int, default=8 if name == "generate" else 12)
-        q.add_argument("--n", type=int, default=16, help="images to generate")
-        q.add_argument("--n-train", type=int, default=256, help="training images")
-        q.add_argument("--size", type=int, default=16, help="image side")
-        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--components", type=options.integer(1),
+                       default=8 if name == "generate" else 12)
+        q.add_argument("--n", type=options.integer(1), default=16, help="images to generate")
+        q.add_argument("--n-train", type=options.integer(1), default=256, help="training images")
+        q.add_argument("--size", type=options.integer(1), default=16, help="image side")
+        q.add_argument("--seed", type=options.seed, default=0)
         if name == "generate":
             q.add_argument("--covariance", default="full",
                            choices=["full", "tied", "diag", "spherical"])

@@ -1,12 +1,16 @@
 """The ``fastfactor`` command.
 
-Exit codes: 0 success, 2 usage error, 3 bad input, 4 interrupted.
+Exit codes: 0 success, 2 usage error (including an option value out of range,
+see :mod:`._options`), 3 bad input, 4 interrupted.
 """
 import argparse
 import json
 import platform
 import sys
 import time
+
+from . import _options as options
+from ._options import parse_value
 
 EXIT_OK, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 3, 4
 
@@ -41,21 +45,6 @@ def _model_class(kind):
         raise UsageError(f"model {kind!r} ({MODELS[kind]}) is not available in this version "
                          "of fastfactor")
     return cls
-
-
-def parse_value(text):
-    """Command-line text to a Python value: int, float, bool, None, or the string."""
-    lowered = text.strip().lower()
-    if lowered in ("none", "null"):
-        return None
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
 
 
 class Progress:
@@ -151,12 +140,13 @@ def _cmd_bench(args):
 def _add_model_options(parser, cls):
     """One option per estimator parameter, named after it (plus the common short forms)."""
     params = cls().get_params(deep=False)
-    parser.add_argument("-k", "--n-components", dest="n_components", type=parse_value,
-                        help="number of components")
-    parser.add_argument("--max-iter", dest="max_iter", type=int, help="maximum iterations")
-    parser.add_argument("--tol", type=float, help="stopping tolerance")
-    parser.add_argument("--seed", dest="random_state", type=int, help="random seed")
-    parser.add_argument("--threads", dest="n_threads", type=int,
+    parser.add_argument("-k", "--n-components", dest="n_components", type=options.n_components,
+                        help="number of components (svd: or the energy fraction to keep)")
+    parser.add_argument("--max-iter", dest="max_iter", type=options.integer(1),
+                        help="maximum iterations")
+    parser.add_argument("--tol", type=options.real(0.0), help="stopping tolerance")
+    parser.add_argument("--seed", dest="random_state", type=options.seed, help="random seed")
+    parser.add_argument("--threads", dest="n_threads", type=options.integer(1),
                         help="threads for the kernels (default: OpenMP's setting)")
     for name, default in sorted(params.items()):
         if name in COMMON_OPTIONS:
@@ -194,8 +184,6 @@ def _thread_limit(args):
     threads = getattr(args, "n_threads", None)
     if threads is None:
         return contextlib.nullcontext()
-    if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
     return threadpoolctl.threadpool_limits(threads, user_api="openmp")
 
 
@@ -396,9 +384,10 @@ def _add_fit_parser(sub):
                         help="continue from --checkpoint if it exists")
         kp.add_argument("--scheduler", metavar="ADDRESS",
                         help="fit on a dask.distributed cluster (nmf, gmm, svd)")
-        kp.add_argument("--dask-workers", type=int, metavar="N",
+        kp.add_argument("--dask-workers", type=options.integer(1), metavar="N",
                         help="fit on a local dask cluster of N worker processes (nmf, gmm, svd)")
-        kp.add_argument("--dask-timeout", type=float, default=10.0, metavar="SECONDS",
+        kp.add_argument("--dask-timeout", type=options.real(0.0, inclusive=False), default=10.0,
+                        metavar="SECONDS",
                         help="how long to wait for the scheduler (default 10)")
         _add_output_flags(kp)
         if cls is not None:

@@ -14,13 +14,20 @@ array is ever formed during ``fit``.
 
 The M-step is in :mod:`._m_step`, the initial responsibilities in
 :mod:`._init`, the data a fit passes over in :mod:`._data` (or
-:mod:`._dask`).
+:mod:`._dask`), the checks of user-given parameters in :mod:`._validation`.
+
+scikit-learn's overridable steps (``_initialize(X, resp)``, ``_e_step``,
+``_m_step``, ``_estimate_log_prob`` ...) exist here with scikit-learn's
+signatures and meanings. A subclass that overrides one of them is fitted
+(and scored) step by step as scikit-learn does, calling its steps with n x K
+arrays; the class itself always runs the fused pass.
 """
 import math
 import time
 import warnings
 
 import numpy as np
+from scipy.special import logsumexp
 
 from .. import kernels
 from .._utils.dask import is_dask_array
@@ -30,24 +37,24 @@ from .._utils.threads import effective_n_threads, resolve_n_threads, single_thre
 from .._utils.validation import (
     FLOAT_DTYPES,
     check_float,
-    check_gmm_means,
-    check_gmm_precisions,
-    check_gmm_weights,
     check_int,
     check_option,
     check_random_state,
     validate_data,
 )
 from ..exceptions import ConvergenceWarning
+from ..reference import _gmm_weighted_log_prob
 from ._data import GMMData
-from ._init import initial_stats
+from ._init import initial_resp, initial_stats
 from ._m_step import (
     _covariances_from_cholesky,
     _estimate_parameters,
     _precisions_cholesky,
     _precisions_cholesky_from_precisions,
     _precisions_from_cholesky,
+    estimate_gaussian_parameters,
 )
+from ._validation import check_gmm_means, check_gmm_precisions, check_gmm_weights
 
 __all__ = ["GaussianMixture"]
 
@@ -55,6 +62,17 @@ COVARIANCE_TYPES = kernels.COVARIANCE_TYPES
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 _PARAM_NAMES = ("weights", "means", "covariances", "precisions_cholesky")
+
+# scikit-learn's overridable steps of the per-row estimates, and of fit
+_ESTIMATE_STEPS = ("_estimate_log_prob_resp", "_estimate_weighted_log_prob",
+                   "_estimate_log_prob", "_estimate_log_weights")
+_FIT_STEPS = ("_check_parameters", "_initialize_parameters", "_initialize", "_e_step",
+              "_m_step", "_compute_lower_bound", "_get_parameters") + _ESTIMATE_STEPS
+
+
+def _overrides(cls, steps):
+    """Whether ``cls`` (GaussianMixture or a subclass) has its own version of one of ``steps``."""
+    return any(getattr(cls, name) is not getattr(GaussianMixture, name) for name in steps)
 
 
 def _state_params(state, prefix):
@@ -150,7 +168,30 @@ class GaussianMixture(BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X is a DataFrame with string column names.
+
+    Notes
+    -----
+    scikit-learn's private steps are here with its signatures and meanings:
+    ``_check_parameters(X)``, ``_initialize_parameters(X, random_state)``,
+    ``_initialize(X, resp)``, ``_e_step(X)``, ``_m_step(X, log_resp)``,
+    ``_estimate_log_prob(X)``, ``_estimate_log_weights()``,
+    ``_estimate_weighted_log_prob(X)``, ``_estimate_log_prob_resp(X)``,
+    ``_compute_lower_bound(log_resp, log_prob_norm)``, ``_get_parameters()``
+    and ``_set_parameters(params)``. A subclass overriding any of them is
+    fitted step by step as scikit-learn's is (n x K arrays, its steps
+    called), and one overriding an ``_estimate_*`` step also predicts and
+    scores through it.
     """
+
+    # whether the class overrides one of scikit-learn's steps of fit, of the
+    # per-row estimates: decided once per class (see __init_subclass__)
+    _stepwise_fit = False
+    _stepwise_estimates = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._stepwise_fit = _overrides(cls, _FIT_STEPS)
+        cls._stepwise_estimates = _overrides(cls, _ESTIMATE_STEPS)
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
@@ -193,6 +234,9 @@ class GaussianMixture(BaseEstimator):
         """The user's thread count, under either name (None: OpenMP's setting)."""
         return resolve_n_threads(self.n_threads, self.n_jobs)
 
+    def _n_threads(self):
+        return effective_n_threads(self._thread_setting())
+
     def _check_init_arrays(self, n_features, dtype):
         K = self.n_components
         w = m = p = None
@@ -205,26 +249,100 @@ class GaussianMixture(BaseEstimator):
                                      n_features, dtype)
         return w, m, p
 
+    def _check_parameters(self, X, xp=None):
+        """scikit-learn's step: check ``weights_init``, ``means_init`` and ``precisions_init``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The (validated) training data.
+        xp : None
+            Accepted for scikit-learn's signature; unused.
+
+        Returns
+        -------
+        (weights, means, precisions)
+            The checked arrays in X's dtype, None where not given (the
+            parameters themselves are left as given).
+        """
+        return self._check_init_arrays(X.shape[1], X.dtype)
+
     # -- initialization ---------------------------------------------------
-    def _initialize(self, data, random_state, init_arrays):
-        w_init, m_init, p_init = init_arrays
+    def _initialize_fused(self, data, random_state, init_arrays):
+        """The parameters of a start, from the statistics of the initial responsibilities."""
         n, d = data.n_samples, data.X.shape[1]
         K, cov = self.n_components, self.covariance_type
         weights = means = covariances = None
-        if w_init is None or m_init is None or p_init is None:
+        if any(a is None for a in init_arrays):
             nk_raw, s1, s2 = initial_stats(data, self.init_params, K, cov, random_state)
             centers = np.broadcast_to(data.center, (K, d))
             nk, means, covariances = _estimate_parameters(
                 data, cov, self.reg_covar, nk_raw, s1, s2, centers)
             weights = nk / n
+        return self._complete_params(data.dtype, weights, means, covariances, init_arrays)
+
+    def _complete_params(self, dtype, weights, means, covariances, init_arrays):
+        """The parameters of a start: the given initial ones replace those estimated."""
+        w_init, m_init, p_init = init_arrays
+        cov = self.covariance_type
         weights = weights if w_init is None else w_init.astype(np.float64)
         means = means if m_init is None else m_init.astype(np.float64)
         if p_init is None:
-            prec_chol = _precisions_cholesky(covariances, cov, data.dtype)
+            prec_chol = _precisions_cholesky(covariances, cov, dtype)
         else:
             prec_chol = _precisions_cholesky_from_precisions(p_init.astype(np.float64), cov)
             covariances = _covariances_from_cholesky(prec_chol, cov)
-        return self._cast_params(data.dtype, weights, means, covariances, prec_chol)
+        return self._cast_params(dtype, weights, means, covariances, prec_chol)
+
+    def _initialize_parameters(self, X, random_state, xp=None):
+        """scikit-learn's step: form the initial responsibilities, then ``_initialize``.
+
+        When ``weights_init``, ``means_init`` and ``precisions_init`` are all
+        given, no responsibilities are formed (``_initialize(X, None)``) and
+        nothing is estimated from X.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        random_state : numpy.random.RandomState
+        xp : None
+            Accepted for scikit-learn's signature; unused.
+        """
+        resp = None
+        if any(a is None for a in (self.weights_init, self.means_init, self.precisions_init)):
+            resp = initial_resp(X, self.init_params, self.n_components, random_state,
+                                self._n_threads())
+        self._initialize(X, resp)
+
+    def _initialize(self, X, resp, xp=None):
+        """scikit-learn's step: set the parameters from responsibilities and the ``*_init``.
+
+        Sets ``weights_``, ``means_``, ``covariances_`` and
+        ``precisions_cholesky_``: estimated from ``resp`` (the weights as
+        ``nk / n_samples``), each replaced by ``weights_init``, ``means_init``
+        or ``precisions_init`` when given (the covariances then follow from
+        the given precisions). The ``*_init`` are used as they are, without
+        the checks of ``fit``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        resp : ndarray of shape (n_samples, n_components) or None
+            None only when all three ``*_init`` are given.
+        xp : None
+            Accepted for scikit-learn's signature; unused.
+        """
+        X = np.asarray(X)
+        weights = means = covariances = None
+        if resp is not None:
+            nk, means, covariances = estimate_gaussian_parameters(
+                X, resp, self.reg_covar, self.covariance_type, self._n_threads())
+            weights = nk / X.shape[0]
+        given = tuple(None if a is None else np.asarray(a, dtype=np.float64)
+                      for a in (self.weights_init, self.means_init, self.precisions_init))
+        (self.weights_, self.means_, self.covariances_,
+         self.precisions_cholesky_) = self._complete_params(X.dtype, weights, means,
+                                                            covariances, given)
 
     @staticmethod
     def _cast_params(dtype, *params):
@@ -245,10 +363,108 @@ class GaussianMixture(BaseEstimator):
             s2 = data.scatter
         nk, new_means, covariances = _estimate_parameters(
             data, cov, self.reg_covar, nk_raw, s1, s2, centers)
-        new_weights = nk / nk.sum()
-        prec_chol = _precisions_cholesky(covariances, cov, data.dtype)
-        return lower_bound, self._cast_params(data.dtype, new_weights, new_means,
-                                              covariances, prec_chol)
+        return lower_bound, self._m_step_params(data.dtype, nk, new_means, covariances)
+
+    def _m_step_params(self, dtype, nk, means, covariances):
+        """The M-step's parameters (in ``dtype``) from its nk, means and covariances."""
+        prec_chol = _precisions_cholesky(covariances, self.covariance_type, dtype)
+        return self._cast_params(dtype, nk / nk.sum(), means, covariances, prec_chol)
+
+    # scikit-learn's steps, each on n x K arrays (see _fit_em for when fit uses them)
+    def _e_step(self, X, xp=None):
+        """scikit-learn's step: the mean log-likelihood and the log-responsibilities.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        xp : None
+            Accepted for scikit-learn's signature; unused.
+
+        Returns
+        -------
+        log_prob_norm : float
+            Mean of ``log p(x_i)``.
+        log_resp : ndarray of shape (n_samples, n_components)
+        """
+        log_prob_norm, log_resp = self._estimate_log_prob_resp(X)
+        return np.mean(log_prob_norm), log_resp
+
+    def _m_step(self, X, log_resp, xp=None):
+        """scikit-learn's step: set the parameters from the log-responsibilities.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        log_resp : ndarray of shape (n_samples, n_components)
+        xp : None
+            Accepted for scikit-learn's signature; unused.
+        """
+        X = np.asarray(X)
+        nk, means, covariances = estimate_gaussian_parameters(
+            X, np.exp(log_resp), self.reg_covar, self.covariance_type, self._n_threads())
+        (self.weights_, self.means_, self.covariances_,
+         self.precisions_cholesky_) = self._m_step_params(X.dtype, nk, means, covariances)
+
+    def _estimate_log_prob(self, X, xp=None):
+        """scikit-learn's step: ``log N(x_i | mu_k, Sigma_k)``, shape (n_samples, n_components).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        xp : None
+            Accepted for scikit-learn's signature; unused.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), in X's dtype
+        """
+        X = np.asarray(X)
+        # the plain-numpy twin of the kernels' log-densities; unit weights add log 1 = 0
+        log_prob = _gmm_weighted_log_prob(X, np.ones(len(self.means_)), self.means_,
+                                          self.precisions_cholesky_, self.covariance_type)
+        return log_prob.astype(X.dtype, copy=False)
+
+    def _estimate_log_weights(self, xp=None):
+        """scikit-learn's step: ``log(weights_)``."""
+        return np.log(self.weights_)
+
+    def _estimate_weighted_log_prob(self, X, xp=None):
+        """scikit-learn's step: ``_estimate_log_prob(X) + _estimate_log_weights()``."""
+        return self._estimate_log_prob(X) + self._estimate_log_weights()
+
+    def _estimate_log_prob_resp(self, X, xp=None):
+        """scikit-learn's step: ``log p(x_i)`` and the log-responsibilities.
+
+        Returns
+        -------
+        log_prob_norm : ndarray of shape (n_samples,)
+        log_resp : ndarray of shape (n_samples, n_components)
+        """
+        weighted = self._estimate_weighted_log_prob(X)
+        log_prob_norm = logsumexp(weighted, axis=1)
+        with np.errstate(under="ignore"):
+            log_resp = weighted - log_prob_norm[:, None]
+        return log_prob_norm, log_resp
+
+    def _compute_lower_bound(self, log_resp, log_prob_norm):
+        """scikit-learn's step: the lower bound of EM is the mean log-likelihood."""
+        return log_prob_norm
+
+    def _get_parameters(self):
+        """scikit-learn's step: (weights_, means_, covariances_, precisions_cholesky_)."""
+        return (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _set_parameters(self, params, xp=None):
+        """scikit-learn's step: set the four parameters of ``params`` and ``precisions_``."""
+        (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_) = params
+        self.precisions_ = _precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type).astype(self.means_.dtype)
+
+    def _stepwise_em_step(self, X):
+        """scikit-learn's iteration, through the (overridden) steps on the current parameters."""
+        log_prob_norm, log_resp = self._e_step(X)
+        self._m_step(X, log_resp)
+        return self._compute_lower_bound(log_resp, log_prob_norm), self._get_parameters()
 
     def fit(self, X, y=None):
         """Estimate the parameters with the EM algorithm.
@@ -285,7 +501,9 @@ class GaussianMixture(BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        data = self._fit(X)
+        data, labels = self._fit(X)
+        if labels is not None:
+            return labels
         if is_dask_array(X):
             return self.predict(X)
         # a final E-step, so that fit_predict(X) agrees with fit(X).predict(X)
@@ -305,9 +523,24 @@ class GaussianMixture(BaseEstimator):
         ``callback(state)`` is called after every EM iteration that does not
         end a start, with the complete state (arrays and JSON values);
         ``resume`` takes such a state back and continues exactly from it.
+
+        The class itself runs the fused pass (:meth:`_em_step`); a subclass
+        that overrides one of scikit-learn's steps runs scikit-learn's
+        iteration through them (:meth:`_stepwise_em_step`).
+
+        Returns
+        -------
+        data : GMMData, DaskGMMData or None (step by step)
+        labels : ndarray or None
+            The labels of scikit-learn's final E-step (step by step only).
         """
         n_threads = self._check_params()
+        stepwise = self._stepwise_fit
         if is_dask_array(X):
+            if stepwise:
+                raise TypeError(
+                    f"{type(self).__name__} overrides scikit-learn's EM steps, which work on "
+                    "in-memory arrays; pass X.compute() instead of a dask array.")
             from ._dask import DaskGMMData
 
             # the thread count is each worker's (None: its OpenMP setting), not ours
@@ -325,9 +558,12 @@ class GaussianMixture(BaseEstimator):
                 "Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}"
             )
-        init_arrays = self._check_init_arrays(n_features, dtype)
-        if data is None:
-            data = GMMData(X, self.covariance_type, n_threads)
+        if stepwise:
+            self._check_parameters(X)
+        else:
+            init_arrays = self._check_init_arrays(n_features, dtype)
+            if data is None:
+                data = GMMData(X, self.covariance_type, n_threads)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -351,9 +587,16 @@ class GaussianMixture(BaseEstimator):
                 lower_bound, n_done = float(start["lower_bound"]), int(start["n_iter"])
                 current_lower_bounds = list(start["lower_bounds"])
                 start = None
+                if stepwise:
+                    self._set_parameters(params)
             else:
-                if do_init:
-                    params = self._initialize(data, random_state, init_arrays)
+                if stepwise:
+                    # the steps keep the parameters on self, as scikit-learn's
+                    if do_init:
+                        self._initialize_parameters(X, random_state)
+                    params = self._get_parameters()
+                elif do_init:
+                    params = self._initialize_fused(data, random_state, init_arrays)
                 else:
                     params = self._cast_params(dtype, self.weights_, self.means_,
                                                self.covariances_, self.precisions_cholesky_)
@@ -367,7 +610,10 @@ class GaussianMixture(BaseEstimator):
             n_iter = n_done
             for n_iter in range(n_done + 1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
-                lower_bound, params = self._em_step(data, params)
+                if stepwise:
+                    lower_bound, params = self._stepwise_em_step(X)
+                else:
+                    lower_bound, params = self._em_step(data, params)
                 current_lower_bounds.append(lower_bound)
                 change = lower_bound - prev_lower_bound
                 self._print_verbose_msg_iter_end(n_iter, change)
@@ -393,7 +639,11 @@ class GaussianMixture(BaseEstimator):
         self.n_iter_ = best["n_iter"]
         self.lower_bound_ = best["lower_bound"]
         self.lower_bounds_ = best["lower_bounds"]
-        return data
+        labels = None
+        if stepwise:
+            # scikit-learn's final E-step (its fit and fit_predict both run it)
+            labels = self._e_step(X)[1].argmax(axis=1)
+        return data, labels
 
     def _fit_checkpointed(self, X, callback=None, resume=None):
         """``fit`` that reports its state after each EM iteration and can resume from it.
@@ -403,11 +653,6 @@ class GaussianMixture(BaseEstimator):
         with single_threaded_blas():
             self._fit_em(X, callback=callback, resume=resume)
         return self
-
-    def _set_parameters(self, params):
-        (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_) = params
-        self.precisions_ = _precisions_from_cholesky(
-            self.precisions_cholesky_, self.covariance_type).astype(self.means_.dtype)
 
     def _model(self):
         return (self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type)
@@ -430,8 +675,19 @@ class GaussianMixture(BaseEstimator):
         """
         if is_dask_array(X):
             return self._map_blocks(X, output)
+        if self._stepwise_estimates:
+            return self._per_row_stepwise(X, output)
         X, (log_prob, result) = self._estimate(X, output)
         return log_prob.astype(X.dtype, copy=False) if output == "score" else result
+
+    def _per_row_stepwise(self, X, output):
+        """:meth:`_per_row` as scikit-learn computes it, through the ``_estimate_*`` steps."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, name="X")
+        if output == "proba":
+            return np.exp(self._estimate_log_prob_resp(X)[1])
+        weighted = self._estimate_weighted_log_prob(X)
+        return weighted.argmax(axis=1) if output == "labels" else logsumexp(weighted, axis=1)
 
     def _map_blocks(self, X, output):
         """:meth:`_per_row` on each row block of a dask X, lazily."""
@@ -479,6 +735,8 @@ class GaussianMixture(BaseEstimator):
         float
             The mean of :meth:`score_samples`, taken in float64.
         """
+        if self._stepwise_estimates:
+            return float(np.mean(self._per_row_stepwise(X, "score")))
         _, (log_prob, _) = self._estimate(X, "score")
         return float(np.mean(log_prob))
 

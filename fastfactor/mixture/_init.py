@@ -10,6 +10,55 @@ from .. import kernels
 from ._data import CHUNK_ENTRIES
 
 
+def _seed_rows(X, n_samples, init_params, n_components, random_state, n_threads):
+    """The row of each component ('random_from_data': at random; 'k-means++': its seeds)."""
+    if init_params == "random_from_data":
+        return random_state.choice(n_samples, size=n_components, replace=False)
+    return kernels.kmeans_plusplus(X, n_components, random_state=random_state,
+                                   n_threads=n_threads)[1]
+
+
+def _kmeans_labels(X, n_components, random_state, n_threads):
+    """k-means labels from k-means++ seeds (this package's k-means, as scikit-learn's KMeans)."""
+    centers, _ = kernels.kmeans_plusplus(X, n_components, random_state=random_state,
+                                         n_threads=n_threads)
+    return kernels.kmeans_lloyd(X, centers, n_threads=n_threads)[0]
+
+
+def initial_resp(X, init_params, n_components, random_state, n_threads=None):
+    """The initial responsibilities as an (n_samples, n_components) array, in X's dtype.
+
+    The same responsibilities (and random stream) as :func:`initial_stats`
+    sums, and as scikit-learn's ``_initialize_parameters`` forms; for the
+    step-by-step EM, which hands them to ``_initialize(X, resp)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    n_components : int
+    random_state : numpy.random.RandomState
+    n_threads : int, optional
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_components)
+        One-hot rows ('kmeans'), one row per component and zeros elsewhere
+        ('k-means++', 'random_from_data'), or random rows summing to one.
+    """
+    n, K = X.shape[0], n_components
+    if init_params == "random":
+        resp = random_state.uniform(size=(n, K)).astype(X.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        return resp
+    resp = np.zeros((n, K), dtype=X.dtype)
+    if init_params == "kmeans":
+        resp[np.arange(n), _kmeans_labels(X, K, random_state, n_threads)] = 1
+    else:
+        resp[_seed_rows(X, n, init_params, K, random_state, n_threads), np.arange(K)] = 1
+    return resp
+
+
 def initial_stats(data, init_params, n_components, covariance_type, random_state):
     """Sufficient statistics (around the data center) of the initial responsibilities.
 
@@ -37,11 +86,7 @@ def initial_stats(data, init_params, n_components, covariance_type, random_state
             "use init_params='random_from_data', or give means_init, weights_init and "
             "precisions_init.")
     if init_params in ("random_from_data", "k-means++"):
-        if init_params == "random_from_data":
-            indices = random_state.choice(n, size=K, replace=False)
-        else:
-            _, indices = kernels.kmeans_plusplus(X, K, random_state=random_state,
-                                                 n_threads=data.n_threads)
+        indices = _seed_rows(X, n, init_params, K, random_state, data.n_threads)
         chosen_rows = data.rows(indices)
         # one-hot responsibilities: only these rows count
         nk, s1, s2 = kernels.gmm_resp_stats(chosen_rows, np.eye(K, dtype=X.dtype), cov,
@@ -57,9 +102,7 @@ def initial_stats(data, init_params, n_components, covariance_type, random_state
                   - chosen.T @ chosen + Xc.T @ Xc)
         return nk, s1, s2
     if init_params == "kmeans":
-        centers, _ = kernels.kmeans_plusplus(X, K, random_state=random_state,
-                                             n_threads=data.n_threads)
-        labels = kernels.kmeans_lloyd(X, centers, n_threads=data.n_threads)[0]
+        labels = _kmeans_labels(X, K, random_state, data.n_threads)
     totals = None
     chunk = max(64, CHUNK_ENTRIES // K)
     for start in range(0, n, chunk):

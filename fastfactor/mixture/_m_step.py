@@ -9,12 +9,17 @@ arithmetic they give the same values.
 import numpy as np
 import scipy.linalg
 
+from .. import kernels
+from ._data import GMMData
+
 _PRECISION_ERROR = (
     "Fitting the mixture model failed because some components have ill-defined "
     "empirical covariance (for instance caused by singleton or collapsed samples). "
     "Try to decrease the number of components, increase reg_covar, or scale the "
     "input data."
 )
+# scikit-learn's 10 * eps in nk, at float64's eps (see _estimate_parameters)
+_NK_EPS = 10 * np.finfo(np.float64).eps
 
 
 def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, centers):
@@ -29,8 +34,17 @@ def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, cente
     mu_k).T``, obtained from the centered sums as ``S - e s1.T - s1 e.T + R e
     e.T`` with ``e = mu_k - c_k``: no raw second moment E[x x.T] is ever
     formed, so tight clusters far from the origin keep their variances.
-    (scikit-learn's ``resp.T @ X**2 / nk - mu**2`` also carries a spurious
-    ``10 * eps * mu**2 / nk``, which is left out.)
+
+    scikit-learn's 'diag' and 'spherical' formula (``resp.T @ X**2 / nk -
+    mu**2``) also carries ``10 * eps * mu**2 / nk`` (from the eps it adds to
+    ``nk``). That term is added here too: with ``reg_covar=0`` it is all that
+    keeps the variance of a component holding a single point positive, so
+    fits scikit-learn completes complete here. It is taken with float64's eps
+    for every dtype (float32's would add a bias of 1e-6 * mu**2 / nk, larger
+    than tight clusters' variances). 'tied' carries ``10 * eps * sum_k mu_k
+    mu_k.T`` likewise; that one is left out: it spans only the means and
+    matters only where the scatter itself is singular, which it would let
+    through Cholesky by rounding where scikit-learn raises.
     """
     d = data.X.shape[1]
     nk = nk_raw + data.nk_eps
@@ -56,12 +70,50 @@ def _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, cente
     else:
         if covariance_type == "diag":
             scatter = s2 - 2 * e * s1 + nk_raw[:, None] * e ** 2
-            cov = np.maximum(scatter, 0) / nk[:, None]
+            cov = (np.maximum(scatter, 0) + _NK_EPS * means ** 2) / nk[:, None]
         else:
             scatter = s2 - 2 * (e * s1).sum(axis=1) + nk_raw * (e ** 2).sum(axis=1)
-            cov = np.maximum(scatter, 0) / (nk * d)
+            cov = (np.maximum(scatter, 0) + _NK_EPS * (means ** 2).sum(axis=1)) / (nk * d)
         cov = cov + reg_covar
     return nk, means, cov
+
+
+def estimate_gaussian_parameters(X, resp, reg_covar, covariance_type, n_threads=None):
+    """scikit-learn's ``_estimate_gaussian_parameters``: the M-step for given responsibilities.
+
+    For the step-by-step EM (:meth:`GaussianMixture._m_step`,
+    :meth:`GaussianMixture._initialize`); the fused EM never forms ``resp``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+        Rows need not sum to one (one-hot initial responsibilities leave
+        most rows at zero), as in scikit-learn.
+    reg_covar : float
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    n_threads : int, optional
+
+    Returns
+    -------
+    nk : ndarray of shape (n_components,)
+        ``resp.sum(axis=0)`` plus scikit-learn's 10 * eps.
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        Shaped as ``covariances_``. All three are float64.
+    """
+    data = GMMData(X, covariance_type, n_threads)
+    nk_raw, s1, s2 = kernels.gmm_resp_stats(X, resp, covariance_type, center=data.center,
+                                            n_threads=n_threads)
+    if covariance_type == "tied":
+        # M = sum_i rho_i (x_i - c)(x_i - c).T + sum_i (1 - rho_i) x_i x_i.T with
+        # rho_i the row sums: the data's scatter plus v c.T + c v.T - D c c.T,
+        # v = sum_i (1 - rho_i) x_i and D = sum_i (1 - rho_i)
+        lack = 1.0 - resp.sum(axis=1, dtype=np.float64)
+        v, c = lack @ X, data.center
+        s2 = data.scatter + np.outer(v, c) + np.outer(c, v) - lack.sum() * np.outer(c, c)
+    centers = np.broadcast_to(data.center, s1.shape)
+    return _estimate_parameters(data, covariance_type, reg_covar, nk_raw, s1, s2, centers)
 
 
 def _precisions_cholesky(covariances, covariance_type, dtype):

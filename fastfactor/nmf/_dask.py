@@ -194,7 +194,7 @@ class DaskNMF:
         if finite < len(run.blocks):
             raise ValueError("Input X contains NaN or infinity.")
         if lowest < 0:
-            raise ValueError(f"Negative values in data passed to NMF (X): it needs X >= 0 "
+            raise ValueError(f"Negative values in data passed to NMF (input X). It needs X >= 0 "
                              f"(min found: {lowest:g}).")
         self.mean = total / (self.shape[0] * self.shape[1])
         self.sq_norm = float(sq_norm)

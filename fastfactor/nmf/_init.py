@@ -50,9 +50,9 @@ def resolve_init(init, n_components, shape):
         init = "nndsvda" if n_components <= min(shape) else "random"
     if init != "random" and n_components > min(shape):
         raise ValueError(
-            f"init={init!r} can only be used when n_components <= min(n_samples, "
-            f"n_features) = {min(shape)}, got n_components={n_components}; "
-            "use init='random' instead."
+            f"init = {init!r} can only be used when n_components <= min(n_samples, "
+            f"n_features): here min(n_samples, n_features) = {min(shape)} and "
+            f"n_components={n_components}; use init='random' instead."
         )
     return init
 

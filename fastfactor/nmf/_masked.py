@@ -42,6 +42,7 @@ from ._solvers import (
     mu_zero_floors,
     run_solver,
 )
+from ._validation import check_beta_zeros
 
 __all__ = ["has_missing", "MaskedData", "observed_entries", "fit_masked_hals",
            "fit_masked_multiplicative", "nmf_fit_transform", "nmf_transform"]
@@ -276,12 +277,8 @@ def _filled_for_init(X, X_obs):
 def _solve(est, X, X_obs, W, H, update_H):
     """Masked counterpart of ``NMF._fit_transform``; returns W, H, n_iter, losses, data, beta."""
     n_components, beta = est._check_params(X)
-    if beta <= 0 and (X_obs.nnz == 0 or X_obs.data.min() == 0):
-        raise ValueError(
-            f"beta_loss={est.beta_loss!r} (<= 0) is undefined where X is zero and the "
-            "observed entries of X contain zeros: add a small positive value to X or use "
-            "a positive beta_loss."
-        )
+    check_beta_zeros(beta, est.beta_loss, lambda: X_obs.nnz == 0 or X_obs.data.min() == 0,
+                     where="the observed entries of X")
     if update_H and est.init == "custom":
         X_init = X  # only its shape and dtype are used
     elif not update_H:

@@ -21,7 +21,14 @@ Where it is faster than scikit-learn, at the same iterates:
 With ``max_inner_iter='auto'`` (the default) and the Frobenius loss, each
 step also repeats the cheap W update a few times on the products it already
 has (like accelerated HALS), which reaches a given loss in fewer steps.
-``max_inner_iter=1`` gives exactly scikit-learn's iterates.
+``max_inner_iter=1`` gives exactly scikit-learn's iterates, and so does
+'auto' when one batch holds every row and ``forget_factor=0``: that fit is
+``NMF(solver='mu')`` step for step, as scikit-learn guarantees.
+
+As in scikit-learn, custom initial factors are the fit's own buffers: with
+``init='custom'`` the caller's H (and W, unless ``fresh_restarts``) is
+updated in place and returned / kept as ``components_``, and
+``partial_fit`` updates ``components_`` in place.
 
 Data can be a memory-mapped array (only one batch of rows is touched at a
 time) or a stream of chunks fed to :meth:`MiniBatchNMF.partial_fit`.
@@ -33,13 +40,9 @@ import scipy.sparse as sp
 
 from .. import kernels
 from .._base import BaseEstimator, TransformerMixin
+from .._utils.minibatch import no_improvement_stop, update_ewa_cost
 from .._utils.threads import threads_for_size
-from .._utils.validation import (
-    check_float,
-    check_init_factor,
-    check_int,
-    check_option,
-)
+from .._utils.validation import check_float, check_int, check_option
 from ._data import EPSILON, NMFData
 from ._estimator import NMFEstimatorMixin
 from ._init import INIT_METHODS, initialize_nmf
@@ -54,6 +57,7 @@ from ._solvers import (
     scaled_penalties,
     warn_if_max_iter,
 )
+from ._validation import check_beta_zeros, check_custom_factors, has_zero
 
 __all__ = ["MiniBatchNMF"]
 
@@ -99,6 +103,21 @@ def _row_sq_norms(X):
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         return np.bincount(rows, weights=values * values, minlength=X.shape[0])
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+
+def _into(target, result):
+    """``result`` written into ``target`` when it can hold it, else ``result`` (C-contiguous).
+
+    scikit-learn updates a caller's custom factors and its own
+    ``components_`` in place, and code relies on that aliasing (a
+    ``components_`` that is the caller's H); a read-only target, or one of
+    another dtype or shape, gets the new array instead.
+    """
+    if (isinstance(target, np.ndarray) and target is not result and target.flags.writeable
+            and target.dtype == result.dtype and target.shape == result.shape):
+        target[...] = result
+        return target
+    return np.ascontiguousarray(result)
 
 
 def _batches(n_samples, batch_size):
@@ -148,7 +167,10 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
     verbose : int, default=0
     max_inner_iter : int or 'auto', default='auto'
         W updates per step reusing the step's products (Frobenius loss
-        only); 1 reproduces scikit-learn's iterates.
+        only); 1 reproduces scikit-learn's iterates. 'auto' takes as many
+        as cost about half of the step's products, except when one batch
+        holds every row and ``forget_factor=0``: then 1, so that the fit is
+        ``NMF(solver='mu')``'s, as in scikit-learn.
     n_threads : int or None, default=None
         Threads for the compiled kernels (None follows OpenMP).
     n_jobs : int or None, default=None
@@ -224,9 +246,14 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         n_features = X.shape[1]
         k = n_components if not isinstance(n_components, str) else n_features
         if self.max_inner_iter == "auto":
-            # a W update costs ~k^2 per row; the two products ~2 n_features k
-            self._inner = int(min(_MAX_INNER_CAP,
-                                  1 + INNER_ALPHA * 2 * n_features / max(k, 1)))
+            if self._batch_size == X.shape[0] and self._rho == 0:
+                # every row in one batch, nothing remembered: this is NMF(solver='mu')
+                # step for step (scikit-learn guarantees it), so keep its single update
+                self._inner = 1
+            else:
+                # a W update costs ~k^2 per row; the two products ~2 n_features k
+                self._inner = int(min(_MAX_INNER_CAP,
+                                      1 + INNER_ALPHA * 2 * n_features / max(k, 1)))
         else:
             self._inner = int(self.max_inner_iter)
         return self
@@ -236,14 +263,13 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         return scaled_penalties(self.alpha_W, self.alpha_H, self.l1_ratio, X.shape)
 
     def _initial_factors(self, X, W, H):
+        """The starting W and H; custom ones are the caller's arrays (updated in place)."""
         n_samples, n_features = X.shape
         k = self._n_components
         if self.init == "custom":
-            H = check_init_factor(H, (k, n_features), "H", X.dtype, "MiniBatchNMF")
-            if k == "auto":
-                self._n_components = k = H.shape[0]
-            W = check_init_factor(W, (n_samples, k), "W", X.dtype, "MiniBatchNMF")
-            return W.copy(), H.copy()
+            W, H = check_custom_factors(W, H, n_samples, n_features, k, X.dtype)
+            self._n_components = H.shape[0]
+            return W, H
         if W is not None or H is not None:
             warnings.warn("When init!='custom', provided W or H are ignored. Set "
                           "init='custom' to use them as initialization.", RuntimeWarning)
@@ -364,11 +390,7 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
             if self.verbose:
                 print(f"Minibatch step {step}/{n_steps}: mean batch cost: {batch_cost}")
             return False
-        if self._ewa_cost is None:
-            self._ewa_cost = batch_cost
-        else:
-            alpha = min(n_batch / (n_samples + 1), 1.0)
-            self._ewa_cost = self._ewa_cost * (1 - alpha) + batch_cost * alpha
+        update_ewa_cost(self, batch_cost, n_batch, n_samples)
         if self.verbose:
             print(f"Minibatch step {step}/{n_steps}: mean batch cost: {batch_cost}, "
                   f"ewa cost: {self._ewa_cost}")
@@ -378,13 +400,7 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
             if self.verbose:
                 print(f"Converged (small H change) at step {step}/{n_steps}")
             return True
-        if self._ewa_cost_min is None or self._ewa_cost < self._ewa_cost_min:
-            self._no_improvement = 0
-            self._ewa_cost_min = self._ewa_cost
-        else:
-            self._no_improvement += 1
-        if self.max_no_improvement is not None and \
-                self._no_improvement >= self.max_no_improvement:
+        if no_improvement_stop(self):
             if self.verbose:
                 print("Converged (lack of improvement in objective function) at step "
                       f"{step}/{n_steps}")
@@ -393,14 +409,7 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
 
     # -- public API ---------------------------------------------------------
     def _check_beta_zeros(self, X):
-        values = X.data if sp.issparse(X) else X
-        if self._beta_loss <= 0 and (values.size < X.shape[0] * X.shape[1]
-                                     or values.min() == 0):
-            raise ValueError(
-                f"beta_loss={self.beta_loss!r} (<= 0) is undefined where X is zero and X "
-                "contains zeros: add a small positive value to X or use a positive "
-                "beta_loss."
-            )
+        check_beta_zeros(self._beta_loss, self.beta_loss, lambda: has_zero(X))
 
     def fit_transform(self, X, y=None, W=None, H=None):
         """Learn the factorization of X by mini-batches and return W.
@@ -411,7 +420,9 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
             Non-negative data; a memory-mapped array is read one batch at a time.
         y : Ignored
         W, H : array-like, optional
-            Initial factors for ``init='custom'``.
+            Initial factors for ``init='custom'``. As in scikit-learn, a
+            writeable ndarray H is updated in place and becomes
+            ``components_``, and so is W (returned) unless ``fresh_restarts``.
 
         Returns
         -------
@@ -421,8 +432,11 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         self._check_params(X)
         self._check_beta_zeros(X)
         n_samples = X.shape[0]
+        W_given, H_given = (W, H) if self.init == "custom" else (None, None)
         W, H = self._initial_factors(X, W, H)
         W = np.ascontiguousarray(W, dtype=X.dtype)
+        if not W.flags.writeable:  # a read-only custom W: the fit updates a copy
+            W = W.copy()
         Ht = np.ascontiguousarray(H.T, dtype=X.dtype)
         Ht_buffer = Ht.copy()
         self._numerator_t = Ht.copy()
@@ -438,18 +452,18 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
             batch = batches[step % n_steps_per_iter]
             batch_sq = float(row_sq[batch].sum()) if row_sq is not None else None
             batch_cost, W_b = self._minibatch_step(X[batch], W[batch], Ht, True, batch_sq)
-            if self.fresh_restarts:
-                W[batch] = W_b
             if self._converged(batch_cost, Ht, Ht_buffer, n_samples, W_b.shape[0], step,
                                n_steps):
                 break
             Ht_buffer[:] = Ht
-        if self.fresh_restarts:
+        if self.fresh_restarts:  # W's rows were never used: solved afresh here
             W = self._solve_W(X, Ht, self._transform_max_iter)
+        else:
+            W = _into(W_given, W)
         n_steps = step + 1
         n_iter = int(np.ceil(n_steps / n_steps_per_iter))
         warn_if_max_iter(n_iter, self.max_iter, self.tol)
-        H = np.ascontiguousarray(Ht.T)
+        H = _into(H_given, Ht.T)
         if self._beta_loss == 2:
             # Gram identity: one product with X, no n_samples x n_features array
             data = _FrobeniusData(X, self._n_threads, float(row_sq.sum()))
@@ -474,7 +488,9 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : Ignored
         W, H : array-like, optional
-            Initial factors for ``init='custom'`` (first call only).
+            Initial factors for ``init='custom'`` (first call only). As in
+            scikit-learn, a writeable ndarray H becomes ``components_``, which
+            every call updates in place.
 
         Returns
         -------
@@ -484,18 +500,20 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         X = self._validate_X(X, reset=first)
         if first:
             self._check_params(X)
+            target = H if self.init == "custom" else None
             _, H = self._initial_factors(X, W, H)
             Ht = np.ascontiguousarray(H.T, dtype=X.dtype)
             self._numerator_t = Ht.copy()
             self._denominator_t = np.ones_like(Ht)
             self.n_steps_ = 0
         else:
-            Ht = np.ascontiguousarray(self.components_.T, dtype=X.dtype)
+            target = self.components_
+            Ht = np.ascontiguousarray(target.T, dtype=X.dtype)
             self._numerator_t = self._numerator_t.astype(X.dtype, copy=False)
             self._denominator_t = self._denominator_t.astype(X.dtype, copy=False)
         self._check_beta_zeros(X)
         self._minibatch_step(X, None, Ht, True)
-        self.components_ = np.ascontiguousarray(Ht.T)
+        self.components_ = _into(target, Ht.T)
         self.n_components_ = self.components_.shape[0]
         self.n_steps_ += 1
         return self

@@ -20,18 +20,11 @@ Solvers
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin, check_is_fitted
 from .._utils.dask import is_dask_array
 from .._utils.threads import single_threaded_blas
-from .._utils.validation import (
-    check_array,
-    check_float,
-    check_init_factor,
-    check_int,
-    check_option,
-)
+from .._utils.validation import check_array, check_float, check_int, check_option
 from ..checkpoint import require_values
 from ._dask import DaskNMF
 from ._data import NMFData
@@ -47,6 +40,7 @@ from ._solvers import (
     scaled_penalties,
     warn_if_max_iter,
 )
+from ._validation import check_beta_zeros, check_custom_factors, check_fixed_H, has_zero
 
 __all__ = ["NMF", "non_negative_factorization", "masked_non_negative_factorization"]
 
@@ -150,8 +144,9 @@ class NMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         beta = beta_loss_to_float(self.beta_loss)
         if self.solver != "mu" and beta != 2:
             raise ValueError(
-                f"beta_loss={self.beta_loss!r} needs solver='mu'; solver={self.solver!r} "
-                "handles only the Frobenius loss."
+                f"Invalid beta_loss parameter: solver {self.solver!r} does not handle "
+                f"beta_loss = {self.beta_loss!r}. That loss needs solver='mu' (solver "
+                f"{self.solver!r} handles only the Frobenius loss)."
             )
         if self.solver == "mu" and self.init == "nndsvd":
             warnings.warn(
@@ -179,16 +174,13 @@ class NMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         """Validate custom factors or compute the initialisation."""
         n_samples, n_features = X.shape
         if self.init == "custom" and update_H:
-            H = check_init_factor(H, (n_components, n_features), "H", X.dtype, "NMF")
-            if n_components == "auto":
-                n_components = H.shape[0]
-            W = check_init_factor(W, (n_samples, n_components), "W", X.dtype, "NMF")
+            W, H = check_custom_factors(W, H, n_samples, n_features, n_components, X.dtype)
             return W.copy(), H.copy()
         if not update_H:
             if W is not None:
                 warnings.warn("When update_H=False, the provided initial W is not used.",
                               RuntimeWarning)
-            H = check_init_factor(H, (n_components, n_features), "H", X.dtype, "NMF")
+            H = check_fixed_H(H, n_components, n_features, X.dtype)
             n_components = H.shape[0]
             if self.solver == "mu":
                 # the 'mu' solver cannot move away from zeros: start from the mean
@@ -212,13 +204,7 @@ class NMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         ``callback``/``resume``: see :meth:`_fit_checkpointed`.
         """
         n_components, beta = self._check_params(X)
-        values = X.data if sp.issparse(X) else X
-        if beta <= 0 and (values.size < X.shape[0] * X.shape[1] or values.min() == 0):
-            raise ValueError(
-                f"beta_loss={self.beta_loss!r} (<= 0) is undefined where X is zero and "
-                "X contains zeros: add a small positive value to X or use a positive "
-                "beta_loss."
-            )
+        check_beta_zeros(beta, self.beta_loss, lambda: has_zero(X))
         if resume is None:
             W, H = self._initial_factors(X, W, H, n_components, update_H)
             Ht = H.T
@@ -249,15 +235,12 @@ class NMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         self._effective_n_threads()  # checked here; resolved by each worker:
         # None follows the worker's OpenMP setting (dask's nanny sets 1 thread), not ours
         dist = DaskNMF(X, self._thread_setting())
-        if beta <= 0 and dist.min == 0:
-            raise ValueError(f"beta_loss={self.beta_loss!r} (<= 0) is undefined where X is "
-                             "zero and X contains zeros.")
+        check_beta_zeros(beta, self.beta_loss, dist.min == 0)
         self.n_features_in_ = X.shape[1]
         if resume is not None:
             W, Ht = resume["W"].copy(), resume["Ht"].copy()
         elif self.init == "custom":
-            H = check_init_factor(H, (n_components, X.shape[1]), "H", dist.dtype, "NMF")
-            W = check_init_factor(W, (X.shape[0], H.shape[0]), "W", dist.dtype, "NMF")
+            W, H = check_custom_factors(W, H, X.shape[0], X.shape[1], n_components, dist.dtype)
             W, Ht = W.copy(), np.ascontiguousarray(H.T)
         else:
             W, H = dist.initial_factors(n_components, self.init, self.random_state)
@@ -327,6 +310,9 @@ class NMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
         """Store the fitted model; ``loss`` is the final beta-divergence (every path's own)."""
         self.reconstruction_err_ = float(np.sqrt(2 * loss))
         self.n_components_ = H.shape[0]
+        # scikit-learn's private name for the resolved n_components ('auto' and
+        # None made concrete); code written against it reads it
+        self._n_components = H.shape[0]
         self.components_ = H
         self.n_iter_ = n_iter
         self.loss_history_ = losses

@@ -128,10 +128,12 @@ class Accelerated:
         """Copy the fitted state of fastfactor estimator ``est`` onto this object."""
         for key, value in fitted_attributes(est).items():
             setattr(self, key, value)
-        # fastfactor's own private fitted state that its methods read back
+        # fastfactor's private fitted state: its methods read it back, and it keeps
+        # scikit-learn's private names where both have them (_n_components, _A, _B ...)
         self._ff_private = {k: v for k, v in vars(est).items()
-                            if k.startswith("_") and not k.startswith("__")
-                            and k not in ("_ff_private",)}
+                            if k.startswith("_") and not k.startswith("__")}
+        for key, value in self._ff_private.items():
+            setattr(self, key, value)
         self._ff_fitted = True
 
     def _ff_fit(self, method, *args, keep_state=False, **kwargs):

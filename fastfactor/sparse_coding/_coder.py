@@ -3,9 +3,9 @@ import numpy as np
 
 from .._base import BaseEstimator, TransformerMixin, check_is_fitted
 from .._utils.dask import is_dask_array
-from .._utils.validation import (check_array, check_code, check_dictionary,
-                                 check_sparse_coding, validate_data)
+from .._utils.validation import check_array, validate_data
 from ._encode import _encode, _map_row_blocks, thread_count
+from ._validation import check_code, check_dictionary, check_sparse_coding
 
 
 class _SparseTransformer(TransformerMixin):
@@ -99,13 +99,20 @@ class _BaseSparseCoding(_SparseTransformer):
     codes side by side.
     """
 
-    def _coding_params(self, n_components, n_features):
+    def _coding_params(self, n_components, n_features, positive=None):
+        """The checked ``(alpha, n_nonzero_coefs)`` of the transform.
+
+        ``positive`` overrides ``positive_code`` in the check (a fit checks
+        the transform's parameters with ``positive=False``: scikit-learn
+        refuses a positive 'lars' or 'omp' transform only when it runs).
+        """
         alpha = self.transform_alpha
         if alpha is None:
             alpha = getattr(self, "alpha", None)
         alpha, n_nonzero = check_sparse_coding(
             self.transform_algorithm, alpha=alpha,
-            n_nonzero_coefs=self.transform_n_nonzero_coefs, positive=self.positive_code,
+            n_nonzero_coefs=self.transform_n_nonzero_coefs,
+            positive=self.positive_code if positive is None else positive,
             max_iter=self.transform_max_iter, n_components=n_components,
             n_features=n_features, whom=type(self).__name__, prefix="transform_")
         return alpha, n_nonzero
@@ -147,10 +154,11 @@ class SparseCoder(_BaseSparseCoding, BaseEstimator):
     ----------
     dictionary : ndarray of shape (n_components, n_features)
         The atoms, one per row.
-    transform_algorithm : {'lasso_lars', 'lasso_cd', 'omp', 'threshold', 'fista'}, default='omp'
+    transform_algorithm : {'lasso_lars', 'lasso_cd', 'lars', 'omp', 'threshold', 'fista'}, \
+            default='omp'
         See :func:`sparse_encode`.
     transform_n_nonzero_coefs : int, optional
-        Atoms per signal for ``'omp'``.
+        Atoms per signal for ``'omp'``, LAR steps for ``'lars'``.
     transform_alpha : float, optional
         L1 penalty or threshold; default 1.
     split_sign : bool, default=False
@@ -200,7 +208,7 @@ class SparseCoder(_BaseSparseCoding, BaseEstimator):
 
     def _fit_validated(self, X):
         D = self._checked_dictionary(X)
-        self._coding_params(*D.shape)
+        self._coding_params(*D.shape, positive=False)
         self.n_components_ = D.shape[0]
 
     def __sklearn_is_fitted__(self):

@@ -11,10 +11,11 @@ from .. import kernels
 from .._base import BaseEstimator
 from ..checkpoint import (CheckpointError, encode_rng_state, require_values, restore_rng,
                           restored_array)
+from .._utils.linalg import flip_signs
+from .._utils.minibatch import no_improvement_stop, update_ewa_cost
 from .._utils.threads import single_threaded_blas
 from .._utils.validation import (
     check_array,
-    check_dictionary,
     check_float,
     check_int,
     check_option,
@@ -25,13 +26,7 @@ from ..svd import randomized_svd
 from ._coder import _BaseSparseCoding
 from ._encode import _encode, _Unconverged, thread_count
 from ._params import check_flags, checked_n_components
-
-
-def _svd_flip_u(U, Vt):
-    # scikit-learn's svd_flip(u_based_decision=True): largest |U[:, i]| positive
-    signs = np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(U.shape[1])])
-    signs[signs == 0] = 1
-    return U * signs, Vt * signs[:, None]
+from ._validation import check_dictionary, check_positive_coding
 
 
 def _pad_rows(A, n_rows):
@@ -96,12 +91,16 @@ class _DictionaryLearner(_BaseSparseCoding, BaseEstimator):
         check_int(self.max_iter, "max_iter", min_value=0)
         check_option(self.fit_algorithm, "fit_algorithm", ("lars", "cd"))
         check_flags(self, ("positive_code", "positive_dict", "split_sign"))
-        self._coding_params(n_components, X.shape[1])
+        # scikit-learn refuses fit_algorithm='lars' with positive codes (the
+        # fit runs lasso_lars, which could); the transform's own positivity
+        # is checked when transform runs, as scikit-learn does
+        check_positive_coding(self.fit_algorithm, self.positive_code, name="positive_code")
+        self._coding_params(n_components, X.shape[1], positive=False)
         return n_components
 
     def _checked_dict_init(self, X):
         return check_dictionary(self.dict_init, X.shape[1], X.dtype, whom=type(self).__name__,
-                                name="dict_init", allow_zero_atoms=True)
+                                name="dict_init")
 
     def _fit_checkpointed(self, X, callback=None, resume=None):
         """``fit`` that reports its state after each step and can resume from it.
@@ -158,7 +157,8 @@ class DictionaryLearning(_DictionaryLearner):
     fit_algorithm : {'lars', 'cd'}, default='lars'
         Lasso solver for the codes (``'lars'`` is solved by coordinate
         descent to a tighter gap, see :func:`sparse_encode`).
-    transform_algorithm : {'lasso_lars', 'lasso_cd', 'omp', 'threshold', 'fista'}, default='omp'
+    transform_algorithm : {'lasso_lars', 'lasso_cd', 'lars', 'omp', 'threshold', 'fista'}, \
+            default='omp'
     transform_n_nonzero_coefs : int, optional
     transform_alpha : float, optional
         Default: ``alpha``.
@@ -235,7 +235,7 @@ class DictionaryLearning(_DictionaryLearner):
             dictionary = self._checked_dict_init(X)
         else:
             U, S, Vt = scipy.linalg.svd(X, full_matrices=False)
-            U, Vt = _svd_flip_u(U, Vt)
+            U, Vt = flip_signs(U, Vt)
             code, dictionary = U, S[:, None] * Vt
         code = _pad_rows(code.T, n_components).T
         dictionary = np.array(_pad_rows(dictionary, n_components), dtype=X.dtype, order="C")
@@ -312,7 +312,8 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
     batch_size : int, default=256
     shuffle : bool, default=True
     dict_init : ndarray of shape (n_components, n_features), optional
-    transform_algorithm : {'lasso_lars', 'lasso_cd', 'omp', 'threshold', 'fista'}, default='omp'
+    transform_algorithm : {'lasso_lars', 'lasso_cd', 'lars', 'omp', 'threshold', 'fista'}, \
+            default='omp'
     transform_n_nonzero_coefs : int, optional
     transform_alpha : float, optional
         Default: ``alpha``.
@@ -395,9 +396,9 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
         self._A *= beta
         self._A += kernels.dense_matmul(code, code, trans_a=True, n_threads=n_threads) \
             / batch_size
-        self._Bt *= beta
-        self._Bt += kernels.dense_matmul(code, X, trans_a=True, n_threads=n_threads) \
-            / batch_size
+        Bt = self._B.T          # a view: updates _B in place
+        Bt *= beta
+        Bt += kernels.dense_matmul(code, X, trans_a=True, n_threads=n_threads) / batch_size
 
     def _minibatch_step(self, X, dictionary, random_state, step, unconverged=None):
         # BLAS stays at one thread for the whole step, the big products being
@@ -417,7 +418,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
         R = X - kernels.dense_matmul(code, dictionary, n_threads=n_threads)
         batch_cost = _lasso_cost(R, code, alpha) / batch_size
         self._update_inner_stats(X, code, batch_size, step)
-        _update_dict(dictionary, X, code, self._A, self._Bt, random_state,
+        _update_dict(dictionary, X, code, self._A, self._B.T, random_state,
                      self.positive_dict)
         return batch_cost
 
@@ -429,11 +430,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
             if self.verbose:
                 print(f"Minibatch step {step}/{n_steps}: mean batch cost: {batch_cost}")
             return False
-        if self._ewa_cost is None:
-            self._ewa_cost = batch_cost
-        else:
-            a = min(batch_size / (n_samples + 1), 1)
-            self._ewa_cost = self._ewa_cost * (1 - a) + batch_cost * a
+        update_ewa_cost(self, batch_cost, batch_size, n_samples)
         if self.verbose:
             print(f"Minibatch step {step}/{n_steps}: mean batch cost: {batch_cost}, "
                   f"ewa cost: {self._ewa_cost}")
@@ -442,13 +439,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
             if self.verbose:
                 print(f"Converged (small dictionary change) at step {step}/{n_steps}")
             return True
-        if self._ewa_cost_min is None or self._ewa_cost < self._ewa_cost_min:
-            self._no_improvement = 0
-            self._ewa_cost_min = self._ewa_cost
-        else:
-            self._no_improvement += 1
-        if (self.max_no_improvement is not None
-                and self._no_improvement >= self.max_no_improvement):
+        if no_improvement_stop(self):
             if self.verbose:
                 print(f"Converged (lack of improvement in objective function) at step "
                       f"{step}/{n_steps}")
@@ -456,8 +447,13 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
         return False
 
     def _init_stats(self, n_features, dtype):
-        self._A = np.zeros((self._n_components, self._n_components), dtype=dtype)
-        self._Bt = np.zeros((self._n_components, n_features), dtype=dtype)
+        # scikit-learn's running statistics: A = sum code.T @ code and
+        # B = sum X.T @ code, (n_features, n_components), both with its
+        # forgetting factor; B is kept Fortran-ordered so that B.T, whose rows
+        # the atom update reads, is C-contiguous
+        k = self._n_components
+        self._A = np.zeros((k, k), dtype=dtype)
+        self._B = np.zeros((k, n_features), dtype=dtype).T
 
     def _start_fit(self, X):
         """Fresh fit state; returns the dictionary and the sample order (None: as given)."""
@@ -477,7 +473,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
         k, (n_samples, n_features) = self._n_components, X.shape
         dictionary = restored_array(resume, "dictionary", (k, n_features), X.dtype)
         self._A = restored_array(resume, "A", (k, k), X.dtype)
-        self._Bt = restored_array(resume, "Bt", (k, n_features), X.dtype)
+        self._B = restored_array(resume, "Bt", (k, n_features), X.dtype).T
         order = None
         if self.shuffle:
             order = restored_array(resume, "order", (n_samples,), np.intp)
@@ -493,7 +489,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
     def _step_state(self, n_steps_done, n_steps, dictionary, order, batch_cost):
         """The complete fit state after ``n_steps_done`` mini-batches (for a checkpoint)."""
         state = dict(n_iter=n_steps_done, n_iter_max=n_steps, loss=batch_cost,
-                     dictionary=dictionary, A=self._A, Bt=self._Bt,
+                     dictionary=dictionary, A=self._A, Bt=self._B.T,
                      rng_state=encode_rng_state(self._random_state),
                      ewa_cost=self._ewa_cost, ewa_cost_min=self._ewa_cost_min,
                      no_improvement=self._no_improvement)

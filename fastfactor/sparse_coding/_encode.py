@@ -13,10 +13,18 @@ The lasso problem solved for each signal ``x`` (row of X) is scikit-learn's::
 transposed problem, whose objective is the one above divided by
 ``n_features``.)
 
-``algorithm='lasso_lars'`` does not run least-angle regression: it solves
-the same lasso problem by the coordinate-descent kernel, to a duality gap
-of ``1e-10 * ||x||^2`` (tighter than ``lasso_cd``'s ``1e-8``), so it reaches
-the LARS solution's objective, not LARS's exact path arithmetic.
+``algorithm='lasso_lars'`` solves the same lasso problem by the
+coordinate-descent kernel first, to a duality gap of ``1e-10 * ||x||^2``
+(tighter than ``lasso_cd``'s ``1e-8``), so it reaches the LARS solution's
+objective, not LARS's exact path arithmetic. The few signals the descent
+leaves short of that gap within ``max_iter`` sweeps (highly correlated,
+overcomplete dictionaries at small ``alpha``) are then solved exactly by the
+LARS homotopy (:func:`._lars.lasso_lars_gram`); like scikit-learn's LARS,
+it emits no ConvergenceWarning.
+
+``algorithm='lars'`` is least angle regression limited to
+``n_nonzero_coefs`` steps, scikit-learn's path step for step (see
+:mod:`._lars`).
 """
 import warnings
 
@@ -26,8 +34,10 @@ import scipy.linalg
 from .. import kernels
 from .._utils.dask import is_dask_array
 from .._utils.threads import effective_n_threads, resolve_n_threads, single_threaded_blas
-from .._utils.validation import check_array, check_dictionary, check_sparse_coding
+from .._utils.validation import check_array
 from ..exceptions import ConvergenceWarning
+from ._lars import lar_gram, lasso_lars_gram
+from ._validation import check_dictionary, check_sparse_coding
 
 # duality-gap tolerances (relative to ||x||^2) of the lasso solvers
 _TOL_LASSO_CD = 1e-8        # scikit-learn's sparse_encode value
@@ -168,6 +178,8 @@ def _encode_one_pool(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_
     if algorithm == "omp":
         code, _ = kernels.omp_gram(G, XD, n_nonzero_coefs, n_threads=n_threads)
         return code
+    if algorithm == "lars":
+        return lar_gram(G, XD, n_nonzero_coefs, X.shape[1], X.dtype)
     if init is not None:
         init = np.asarray(init)
         if init.shape != (n_samples, n_components):
@@ -186,6 +198,10 @@ def _encode_one_pool(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_
                                     tol=tol, positive=positive, return_info=True,
                                     n_threads=n_threads)
     bad = gaps > tol * x_sqnorms
+    if algorithm == "lasso_lars":
+        if bad.any():
+            _lasso_lars_exact(code, np.flatnonzero(bad), G, XD, alpha, positive, max_iter)
+        return code
     if max_iter > 0 and bad.any() and unconverged is not None:
         unconverged.add(int(bad.sum()), max_iter)
     elif max_iter > 0 and bad.any():
@@ -197,6 +213,29 @@ def _encode_one_pool(X, D, *, algorithm, alpha, n_nonzero_coefs, init=None, max_
             ConvergenceWarning,
         )
     return code
+
+
+def _lasso_lars_exact(code, rows, G, XD, alpha, positive, max_steps):
+    """Replace, in place, the codes of ``rows`` by their exact LARS-homotopy solutions.
+
+    The signals the coordinate descent left short of lasso_lars's gap (hard,
+    highly correlated dictionaries); scikit-learn's LARS solves them
+    exactly and warns nothing, so these are solved exactly too. A path
+    solution is kept only where its objective is at least as good as the
+    descent's (compared without the common ``0.5 * ||x||^2``). Like
+    scikit-learn's ``LassoLars(max_iter=...)``, the path takes at most
+    ``max_steps`` pieces.
+    """
+    exact = lasso_lars_gram(G, XD, rows, alpha, positive, max_steps)
+    G64 = np.asarray(G, dtype=np.float64)
+    XD64 = np.asarray(XD[rows], dtype=np.float64)
+
+    def objective(c):
+        return (0.5 * np.einsum("ij,ij->i", c @ G64, c) - np.einsum("ij,ij->i", c, XD64)
+                + alpha * np.abs(c).sum(axis=1))
+
+    better = objective(exact) <= objective(code[rows].astype(np.float64))
+    code[rows[better]] = exact[better]
 
 
 def _map_row_blocks(X, func, n_out, dtype=None):
@@ -231,23 +270,25 @@ def sparse_encode(X, dictionary, *, gram=None, cov=None, algorithm="lasso_lars",
         Precomputed ``dictionary @ dictionary.T``.
     cov : array-like of shape (n_components, n_samples), optional
         Precomputed ``dictionary @ X.T``.
-    algorithm : {'lasso_lars', 'lasso_cd', 'omp', 'threshold', 'fista'}, default='lasso_lars'
+    algorithm : {'lasso_lars', 'lasso_cd', 'lars', 'omp', 'threshold', 'fista'}, \
+            default='lasso_lars'
         * ``'lasso_cd'``: the lasso by coordinate descent on the Gram matrix,
           scikit-learn's stopping rule (duality gap <= 1e-8 * ||x||^2).
         * ``'lasso_lars'``: the same lasso problem; solved here by the same
-          coordinate-descent kernel to a duality gap of 1e-10 * ||x||^2
-          instead of by least-angle regression (same objective, not LARS's
-          arithmetic).
+          coordinate-descent kernel to a duality gap of 1e-10 * ||x||^2, and
+          by the exact LARS homotopy for the signals the descent leaves
+          short of it (same objective, not LARS's arithmetic).
+        * ``'lars'``: least angle regression stopped after
+          ``n_nonzero_coefs`` steps (scikit-learn's path; not with ``positive``).
         * ``'omp'``: orthogonal matching pursuit with ``n_nonzero_coefs`` atoms.
         * ``'threshold'``: soft-threshold of ``X @ dictionary.T`` at ``alpha``.
         * ``'fista'``: the lasso by accelerated proximal gradient with restart.
-        scikit-learn's ``'lars'`` is not implemented.
     n_nonzero_coefs : int, optional
-        Atoms per signal for ``'omp'``, in ``[1, n_components]``; default
-        ``min(max(n_features // 10, 1), n_components)``.
+        Atoms per signal for ``'omp'`` (in ``[1, n_components]``) and LAR
+        steps for ``'lars'``; default ``min(max(n_features // 10, 1), n_components)``.
     alpha : float, optional
         L1 penalty (lasso algorithms and ``'fista'``), or threshold
-        (``'threshold'``); default 1. Ignored by ``'omp'`` (as in
+        (``'threshold'``); default 1. Ignored by ``'omp'`` and ``'lars'`` (as in
         scikit-learn's implementation).
     copy_cov : bool, default=True
         Accepted for compatibility; ``cov`` is never modified.
@@ -260,11 +301,12 @@ def sparse_encode(X, dictionary, *, gram=None, cov=None, algorithm="lasso_lars",
         values raise ValueError); default follows OpenMP (``OMP_NUM_THREADS``
         or threadpoolctl).
     check_input : bool, default=True
-        Check X and dictionary for NaN/inf, shapes and zero-norm atoms.
+        Check X and dictionary for NaN/inf and their shapes (an atom of
+        zero norm is allowed: its codes are 0).
     verbose : int, default=0
         Unused, for compatibility.
     positive : bool, default=False
-        Non-negative codes (not with ``'omp'``).
+        Non-negative codes (not with ``'omp'`` or ``'lars'``).
 
     Returns
     -------

@@ -108,6 +108,40 @@ def test_usage_errors_exit_2(data, tmp_path):
     assert proc.returncode == 2 and "--checkpoint" in proc.stderr
 
 
+@pytest.mark.parametrize("command,option", [
+    ("fit", ["-k", "-3"]), ("fit", ["-k", "0"]), ("fit", ["-k", "1.5"]), ("fit", ["-k", "many"]),
+    ("fit", ["--max-iter", "0"]), ("fit", ["--max-iter", "2.5"]), ("fit", ["--tol", "-1"]),
+    ("fit", ["--tol", "nan"]), ("fit", ["--seed", "-1"]), ("fit", ["--seed", str(2**32)]),
+    ("fit", ["--threads", "0"]), ("fit", ["--dask-workers", "0"]),
+    ("fit", ["--dask-timeout", "0"]), ("compress", ["--size", "0"]),
+    ("compress", ["--rank", "-2"]), ("compress", ["--nonzero", "0"]), ("denoise", ["--seed", "-5"]),
+    ("denoise", ["--add-noise", "-0.1"]),
+])
+def test_bad_option_values_are_usage_errors(data, tmp_path, capsys, command, option):
+    # refused by the parser, before any data is read: exit 2, not 3 (bad input)
+    from fastfactor.cli import _main as cli
+
+    _, path = data
+    out = tmp_path / "m.npz"
+    argv = (["fit", "nmf", str(path)] if command == "fit"
+            else ["image", command, "--sample", "shapes"])
+    assert cli.main(argv + ["-o", str(out), *option]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"argument {option[0]}" in err and f"got '{option[1]}'" in err, err
+    assert not out.exists()
+
+
+def test_bad_option_value_exits_2_and_a_rank_too_big_for_the_data_exits_3(data, tmp_path):
+    _, path = data
+    out = tmp_path / "m.npz"
+    proc = run_cli("fit", "nmf", path, "-o", out, "-k", -3)
+    assert proc.returncode == 2 and "-k/--n-components" in proc.stderr, proc.stderr
+    # a valid rank that this file cannot have is bad input
+    proc = run_cli("fit", "svd", path, "-o", out, "-k", 41)
+    assert proc.returncode == 3 and "n_components" in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("problem", ["missing", "unknown-format", "1d", "nan", "negative",
                                      "bad-param", "no-folder", "exists"])
 def test_bad_input_exit_3_one_line(data, tmp_path, problem):
@@ -276,6 +310,17 @@ def test_checkpoint_options_rejected_where_they_cannot_work(data, tmp_path):
                    "--checkpoint-every", 0)
     assert proc.returncode == 2 and "--checkpoint-every must be >= 1, got 0" in proc.stderr
     assert not out.exists() and not (tmp_path / "c.npz").exists()
+
+
+def test_command_line_dask_options_name_the_models_that_take_them(tmp_path, capsys):
+    from fastfactor.cli import _main as cli
+
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).random((40, 6)))
+    code = cli.main(["fit", "dict", str(tmp_path / "X.npy"), "-o", str(tmp_path / "m.npz"),
+                     "--dask-workers", "2"])
+    assert code == cli.EXIT_USAGE
+    assert "'fit nmf', 'fit gmm', 'fit svd'" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_none_reaches_the_estimator(data, tmp_path):

@@ -478,24 +478,40 @@ def test_bad_parameters(params, match):
 
 
 def test_bad_initial_parameters():
+    # scikit-learn's wording starts each message (anchored), our detail follows
     X = blobs(20, 3, 2)
     cases = [
-        (dict(weights_init=[0.5, 0.3, 0.2]), r"weights_init should have the shape \(2,\)"),
-        (dict(weights_init=[0.7, 0.7]), "weights_init should be normalized"),
-        (dict(weights_init=[1.5, -0.5]), r"weights_init should be in the range \[0, 1\]"),
-        (dict(means_init=np.zeros((2, 2))), r"means_init should have the shape \(2, 3\)"),
+        (dict(weights_init=[0.5, 0.3, 0.2]),
+         r"^The parameter 'weights' should have the shape of \(2,\), but got \(3,\): "
+         r"weights_init must have shape \(n_components,\)"),
+        (dict(weights_init=[0.7, 0.7]),
+         r"^The parameter 'weights' should be normalized, but got sum\(weights\) = 1.40000 "
+         r"\(weights_init must sum to 1"),
+        # (scikit-learn prints the minimum as "max value"; kept as it is)
+        (dict(weights_init=[1.5, -0.5]),
+         r"^The parameter 'weights' should be in the range \[0, 1\], but got max value "
+         r"-0.50000, min value 1.50000 \(weights_init holds values from -0.5 to 1.5"),
+        (dict(means_init=np.zeros((2, 2))),
+         r"^The parameter 'means' should have the shape of \(2, 3\), but got \(2, 2\): "
+         r"means_init must have shape \(n_components, n_features\)"),
         (dict(means_init=np.full((2, 3), np.nan)), "means_init contains NaN"),
-        (dict(precisions_init=np.ones((2, 3))), r"precisions_init should have the shape"),
+        (dict(precisions_init=np.ones((2, 3))),
+         r"^The parameter 'full precision' should have the shape of \(2, 3, 3\), but got "
+         r"\(2, 3\): precisions_init must have shape"),
         (dict(precisions_init=np.stack([np.eye(3), -np.eye(3)])),
-         r"precisions_init\[1\] should be symmetric, positive-definite"),
+         r"^'full precision' should be symmetric, positive-definite: precisions_init\[1\] "
+         r"has smallest eigenvalue -1"),
         (dict(precisions_init=np.stack([np.eye(3), np.triu(np.ones((3, 3)))])),
-         "not symmetric"),
+         r"^'full precision' should be symmetric, positive-definite: precisions_init\[1\] "
+         r"is not symmetric"),
         (dict(covariance_type="tied", precisions_init=-np.eye(3)),
-         "precisions_init should be symmetric, positive-definite"),
+         r"^'tied precision' should be symmetric, positive-definite: precisions_init has "
+         r"smallest eigenvalue -1"),
         (dict(covariance_type="diag", precisions_init=np.zeros((2, 3))),
-         "precisions_init should be positive"),
+         r"^'diag precision' should be positive: every entry of precisions_init must be > 0"),
         (dict(covariance_type="spherical", precisions_init=np.ones(3)),
-         r"precisions_init should have the shape \(2,\)"),
+         r"^The parameter 'spherical precision' should have the shape of \(2,\), but got "
+         r"\(3,\)"),
     ]
     for params, match in cases:
         with pytest.raises(ValueError, match=match):

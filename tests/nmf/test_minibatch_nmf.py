@@ -145,7 +145,8 @@ def test_api_clone_pickle_float32_threads(rng, monkeypatch):
 
 def test_bad_inputs(rng):
     X = low_rank_nonneg(rng, 20, 6, 2)
-    with pytest.raises(ValueError, match=r"Negative values.*\(X\)"):
+    with pytest.raises(ValueError,
+                       match=r"Negative values in data passed to MiniBatchNMF \(input X\)"):
         ff.MiniBatchNMF(2).fit(-X)
     with pytest.raises(ValueError, match="beta_loss.*zeros"):
         ff.MiniBatchNMF(2, beta_loss="itakura-saito").fit(np.vstack([X, np.zeros((1, 6))]))

@@ -287,9 +287,9 @@ def test_beta_loss_nonpositive_with_zeros(rng):
 def test_bad_custom_init(rng):
     X = low_rank_nonneg(rng, 10, 6, 2)
     W, H = _custom_init(rng, 10, 6, 2)
-    with pytest.raises(ValueError, match=r"wrong first dimension.*\(W\)"):
+    with pytest.raises(ValueError, match=r"wrong first dimension passed to NMF \(input W\)"):
         ff.NMF(2, init="custom").fit(X, W=W[:5], H=H)
-    with pytest.raises(ValueError, match=r"Negative values.*\(H\)"):
+    with pytest.raises(ValueError, match=r"Negative values in data passed to NMF \(input H\)"):
         ff.NMF(2, init="custom").fit(X, W=W, H=-H)
     with pytest.raises(ValueError, match="full of zeros"):
         ff.NMF(2, init="custom").fit(X, W=np.zeros_like(W), H=H)

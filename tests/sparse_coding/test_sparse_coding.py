@@ -139,11 +139,13 @@ def test_lasso_warm_start_and_max_iter_warning():
 
 @pytest.mark.parametrize("make_learner", [
     lambda: MiniBatchDictionaryLearning(8, batch_size=10, max_iter=3, transform_max_iter=1,
-                                        random_state=0),
-    lambda: DictionaryLearning(8, max_iter=4, transform_max_iter=1, tol=0, random_state=0),
+                                        fit_algorithm="cd", random_state=0),
+    lambda: DictionaryLearning(8, max_iter=4, transform_max_iter=1, tol=0, fit_algorithm="cd",
+                               random_state=0),
 ])
 def test_dictionary_fit_warns_once_for_all_its_encodes(make_learner):
     # one sparse-code warning per mini-batch flooded the terminal of long fits
+    # (fit_algorithm='cd': scikit-learn's Lasso warns there; its LARS never does)
     X, _ = make_problem()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -472,13 +474,22 @@ def test_dictionary_width_mismatch():
         SparseCoder(D[:, :-1]).transform(X)
 
 
-def test_zero_norm_atoms_rejected():
+@pytest.mark.parametrize("algorithm", ["lasso_lars", "lasso_cd", "lars", "omp", "threshold",
+                                       "fista"])
+def test_zero_norm_atoms_get_zero_codes(algorithm):
+    # scikit-learn encodes against such a dictionary; the atom's codes are 0
+    # and the other atoms' are those of the dictionary without it
     X, D = make_problem(n_samples=10)
     D[[3, 5]] = 0
-    with pytest.raises(ValueError, match=r"dictionary.*zero norm.*\[3, 5\]"):
-        sparse_encode(X, D, algorithm="omp")
-    with pytest.raises(ValueError, match="zero norm"):
-        SparseCoder(D).transform(X)
+    kept = np.setdiff1d(np.arange(D.shape[0]), [3, 5])
+    code = sparse_encode(X, D, algorithm=algorithm, alpha=0.05, n_nonzero_coefs=4)
+    assert np.isfinite(code).all()
+    np.testing.assert_array_equal(code[:, [3, 5]], 0)
+    without = sparse_encode(X, D[kept], algorithm=algorithm, alpha=0.05, n_nonzero_coefs=4)
+    np.testing.assert_allclose(code[:, kept], without, atol=1e-8)
+    coder = SparseCoder(D, transform_algorithm=algorithm, transform_alpha=0.05,
+                        transform_n_nonzero_coefs=4)
+    np.testing.assert_array_equal(coder.fit(X).transform(X)[:, [3, 5]], 0)
 
 
 @pytest.mark.parametrize("alpha", [-0.1, -1])
@@ -503,12 +514,11 @@ def assert_encode_and_coder_reject(name, value, **encode_params):
     return X
 
 
-@pytest.mark.parametrize("algorithm", ["lassocd", "LARS", "", None, "lars"])
+@pytest.mark.parametrize("algorithm", ["lassocd", "LARS", "", None, "lasso"])
 def test_unknown_algorithm(algorithm):
     X = assert_encode_and_coder_reject("algorithm", algorithm)
-    if algorithm != "lars":     # 'lars' is a valid fit_algorithm (solved by CD)
-        with pytest.raises(ValueError, match="fit_algorithm"):
-            MiniBatchDictionaryLearning(n_components=2, fit_algorithm=algorithm).fit(X)
+    with pytest.raises(ValueError, match="fit_algorithm"):
+        MiniBatchDictionaryLearning(n_components=2, fit_algorithm=algorithm).fit(X)
 
 
 @pytest.mark.parametrize("n", [0, -1, 49, 1000])
