@@ -13,6 +13,9 @@ import numpy as np
 from .exceptions import NotFittedError  # noqa: F401  (re-exported: check_is_fitted raises it)
 
 
+_PARAM_NAMES = {}  # estimator class -> its sorted __init__ parameter names
+
+
 class BaseEstimator:
     """Parameter handling in the scikit-learn style.
 
@@ -20,8 +23,28 @@ class BaseEstimator:
     its own name; validation happens in ``fit``.
     """
 
+    def _store_init_arguments(self, arguments):
+        """Store each ``__init__`` argument unchanged under its own name.
+
+        ``arguments`` is the ``locals()`` of ``__init__``: scikit-learn's
+        convention is that ``__init__`` does nothing else (no validation, no
+        derived values), so ``get_params``/``set_params``/``clone`` see exactly
+        what the caller passed.
+        """
+        for name in self._get_param_names():
+            if name in arguments:  # a subclass's own parameters are stored by its __init__
+                setattr(self, name, arguments[name])
+
     @classmethod
     def _get_param_names(cls):
+        # inspect.signature costs tens of microseconds: once per class, not per call
+        names = _PARAM_NAMES.get(cls)
+        if names is None:
+            names = _PARAM_NAMES[cls] = cls._signature_param_names()
+        return list(names)
+
+    @classmethod
+    def _signature_param_names(cls):
         init_signature = inspect.signature(cls.__init__)
         names = []
         for p in init_signature.parameters.values():

@@ -163,17 +163,7 @@ class DeepNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
     def __init__(self, layer_sizes=(16, 4), *, init=None, solver="cd", pretrain_max_iter=200,
                  max_iter=100, tol=1e-4, transform_max_iter=1000, random_state=None,
                  verbose=0, n_threads=None, n_jobs=None):
-        self.layer_sizes = layer_sizes
-        self.init = init
-        self.solver = solver
-        self.pretrain_max_iter = pretrain_max_iter
-        self.max_iter = max_iter
-        self.tol = tol
-        self.transform_max_iter = transform_max_iter
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_threads = n_threads
-        self.n_jobs = n_jobs
+        self._store_init_arguments(locals())
 
     def _check_params(self, X):
         sizes = check_layer_sizes(self.layer_sizes, X.shape, name="layer_sizes")

@@ -196,25 +196,7 @@ class MiniBatchNMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
                  fresh_restarts=False, fresh_restarts_max_iter=30, transform_max_iter=None,
                  random_state=None, verbose=0, max_inner_iter="auto", n_threads=None,
                  n_jobs=None):
-        self.n_components = n_components
-        self.init = init
-        self.batch_size = batch_size
-        self.beta_loss = beta_loss
-        self.tol = tol
-        self.max_no_improvement = max_no_improvement
-        self.max_iter = max_iter
-        self.alpha_W = alpha_W
-        self.alpha_H = alpha_H
-        self.l1_ratio = l1_ratio
-        self.forget_factor = forget_factor
-        self.fresh_restarts = fresh_restarts
-        self.fresh_restarts_max_iter = fresh_restarts_max_iter
-        self.transform_max_iter = transform_max_iter
-        self.random_state = random_state
-        self.verbose = verbose
-        self.max_inner_iter = max_inner_iter
-        self.n_threads = n_threads
-        self.n_jobs = n_jobs
+        self._store_init_arguments(locals())
 
     # -- parameters -------------------------------------------------------
     def _check_params(self, X):

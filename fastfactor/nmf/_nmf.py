@@ -118,21 +118,7 @@ class NMF(NMFEstimatorMixin, TransformerMixin, BaseEstimator):
                  beta_loss="frobenius", tol=1e-4, max_iter=200, random_state=None,
                  alpha_W=0.0, alpha_H="same", l1_ratio=0.0, verbose=0, shuffle=False,
                  max_inner_iter="auto", n_threads=None, n_jobs=None):
-        self.n_components = n_components
-        self.init = init
-        self.solver = solver
-        self.beta_loss = beta_loss
-        self.tol = tol
-        self.max_iter = max_iter
-        self.random_state = random_state
-        self.alpha_W = alpha_W
-        self.alpha_H = alpha_H
-        self.l1_ratio = l1_ratio
-        self.verbose = verbose
-        self.shuffle = shuffle
-        self.max_inner_iter = max_inner_iter
-        self.n_threads = n_threads
-        self.n_jobs = n_jobs
+        self._store_init_arguments(locals())
 
     # -- parameters -------------------------------------------------------
     def _check_params(self, X):

@@ -94,19 +94,7 @@ class SparseAutoencoder(_SparseTransformer, BaseEstimator):
                  max_iter=200, tol=1e-4, n_iter_no_change=10, shuffle=True,
                  positive_code=False, n_jobs=None, n_threads=None, random_state=None,
                  verbose=False):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.shuffle = shuffle
-        self.positive_code = positive_code
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store_init_arguments(locals())
 
     def _check_params(self, X):
         n_components = checked_n_components(self, X)

@@ -180,15 +180,7 @@ class SparseCoder(_BaseSparseCoding, BaseEstimator):
     def __init__(self, dictionary, *, transform_algorithm="omp",
                  transform_n_nonzero_coefs=None, transform_alpha=None, split_sign=False,
                  n_jobs=None, n_threads=None, positive_code=False, transform_max_iter=1000):
-        self.dictionary = dictionary
-        self.transform_algorithm = transform_algorithm
-        self.transform_n_nonzero_coefs = transform_n_nonzero_coefs
-        self.transform_alpha = transform_alpha
-        self.split_sign = split_sign
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.positive_code = positive_code
-        self.transform_max_iter = transform_max_iter
+        self._store_init_arguments(locals())
 
     def _checked_dictionary(self, X):
         return check_dictionary(self.dictionary, X.shape[1], X.dtype, whom="SparseCoder")

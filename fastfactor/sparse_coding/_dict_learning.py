@@ -190,25 +190,7 @@ class DictionaryLearning(_DictionaryLearner):
                  n_threads=None, code_init=None, dict_init=None, callback=None, verbose=False,
                  split_sign=False, random_state=None, positive_code=False,
                  positive_dict=False, transform_max_iter=1000):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.max_iter = max_iter
-        self.tol = tol
-        self.fit_algorithm = fit_algorithm
-        self.transform_algorithm = transform_algorithm
-        self.transform_n_nonzero_coefs = transform_n_nonzero_coefs
-        self.transform_alpha = transform_alpha
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.code_init = code_init
-        self.dict_init = dict_init
-        self.callback = callback
-        self.verbose = verbose
-        self.split_sign = split_sign
-        self.random_state = random_state
-        self.positive_code = positive_code
-        self.positive_dict = positive_dict
-        self.transform_max_iter = transform_max_iter
+        self._store_init_arguments(locals())
 
     def fit_transform(self, X, y=None):
         """Learn the dictionary from X and return the codes of X.
@@ -346,27 +328,7 @@ class MiniBatchDictionaryLearning(_DictionaryLearner):
                  transform_alpha=None, verbose=False, split_sign=False, random_state=None,
                  positive_code=False, positive_dict=False, transform_max_iter=1000,
                  callback=None, tol=1e-3, max_no_improvement=10):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.max_iter = max_iter
-        self.fit_algorithm = fit_algorithm
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.dict_init = dict_init
-        self.transform_algorithm = transform_algorithm
-        self.transform_n_nonzero_coefs = transform_n_nonzero_coefs
-        self.transform_alpha = transform_alpha
-        self.verbose = verbose
-        self.split_sign = split_sign
-        self.random_state = random_state
-        self.positive_code = positive_code
-        self.positive_dict = positive_dict
-        self.transform_max_iter = transform_max_iter
-        self.callback = callback
-        self.tol = tol
-        self.max_no_improvement = max_no_improvement
+        self._store_init_arguments(locals())
 
     def _check_params(self, X):
         self._n_components = self._check_common(X)

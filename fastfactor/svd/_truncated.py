@@ -90,17 +90,7 @@ class TruncatedSVD(TransformerMixin, BaseEstimator):
     def __init__(self, n_components=2, *, algorithm="randomized", n_iter=5, n_oversamples=10,
                  power_iteration_normalizer="auto", random_state=None, tol=0.0,
                  energy="squared", sketch_dtype="auto", n_jobs=None, n_threads=None):
-        self.n_components = n_components
-        self.algorithm = algorithm
-        self.n_iter = n_iter
-        self.n_oversamples = n_oversamples
-        self.power_iteration_normalizer = power_iteration_normalizer
-        self.random_state = random_state
-        self.tol = tol
-        self.energy = energy
-        self.sketch_dtype = sketch_dtype
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
+        self._store_init_arguments(locals())
 
     def fit(self, X, y=None):
         """Fit the model on X.
