@@ -8,7 +8,7 @@ import pytest
 
 import fastfactor as ff
 from fastfactor import datasets, kernels, reference
-from fastfactor.nmf._init import initialize_nmf
+from fastfactor.nmf import initialize_nmf
 
 sklearn_nmf = pytest.importorskip("sklearn.decomposition").NMF
 

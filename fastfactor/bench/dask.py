@@ -19,7 +19,7 @@ import threadpoolctl
 
 import fastfactor as ff
 from fastfactor import datasets
-from fastfactor.nmf._init import initialize_nmf
+from fastfactor.nmf import initialize_nmf
 
 
 def run(quick=False):

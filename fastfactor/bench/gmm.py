@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import datasets
-from ..mixture._gaussian_mixture import GaussianMixture
+from ..mixture import GaussianMixture
 
 try:
     from sklearn.exceptions import ConvergenceWarning

@@ -12,9 +12,9 @@ import scipy.sparse as sp
 
 import fastfactor as ff
 from fastfactor import datasets, kernels, selftest
-from fastfactor.nmf._init import initialize_nmf
+from fastfactor.nmf import initialize_nmf
 from fastfactor._utils import threads
-from fastfactor.bench._numpy_baselines import nmf_hals, nmf_mu_kl
+from fastfactor.bench.numpy_baselines import nmf_hals, nmf_mu_kl
 
 try:
     from sklearn.decomposition import NMF as SkNMF
@@ -128,7 +128,7 @@ def sparse_cd_accelerated(X, k, n_iter):
                      "best of 2 interleaved fits each")
 
 
-def numpy_baselines(X, k, n_iter):
+def _numpy_baselines(X, k, n_iter):
     """Plain HALS and KL multiplicative updates in vectorised numpy, same iterations."""
     W0, H0 = initialize_nmf(X, k, init="nndsvda")
     (_, _, losses), t_np = _time(nmf_hals, X, W0, H0, n_iter)
@@ -210,7 +210,7 @@ def run(quick=False):
     sparse = datasets.benchmark_problem("nmf-sparse", quick=quick)
     it_dense, it_kl, it_sparse = (20, 5, 10) if quick else (100, 20, 50)
     rows = dense_iteration_vs_blas(dense, 32, 10 if quick else 20)
-    rows += numpy_baselines(dense, 32, it_dense)
+    rows += _numpy_baselines(dense, 32, it_dense)
     rows += thread_scaling(quick)
     if SkNMF is None:
         return rows

@@ -16,7 +16,7 @@ import numpy as np
 
 import fastfactor as ff
 from fastfactor import datasets
-from fastfactor.nmf._init import initialize_nmf
+from fastfactor.nmf import initialize_nmf
 
 try:
     from sklearn.decomposition import MiniBatchNMF as SkMiniBatchNMF

@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 
 from .. import datasets
-from ..bench._numpy_baselines import gmm_em_diag, lasso_fista, nmf_hals, nmf_mu_kl
+from ..bench.numpy_baselines import gmm_em_diag, lasso_fista, nmf_hals, nmf_mu_kl
 from ..exceptions import ConvergenceWarning
 from ..kernels import beta_divergence_dense
 from ..mixture import GaussianMixture
 from ..nmf import NMF
-from ..nmf._init import initialize_nmf
+from ..nmf import initialize_nmf
 from ..sparse_coding import sparse_encode
 from ..svd import TruncatedSVD
 

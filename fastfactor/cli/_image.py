@@ -100,7 +100,7 @@ def cmd_generate(args):
     """Fit a Gaussian mixture to a collection of small images and sample new ones."""
     from .. import image
     from .._utils.atomic import check_writable
-    from ..mixture._gaussian_mixture import GaussianMixture
+    from ..mixture import GaussianMixture
 
     check_writable(args.output, force=args.force)
     images = image.sample_collection(n_images=args.n_train, size=args.size, seed=args.seed)

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 import fastfactor as ff
 from fastfactor.exceptions import ConvergenceWarning
-from fastfactor.nmf._init import initialize_nmf
+from fastfactor.nmf import initialize_nmf
 from conftest import low_rank_nonneg
 
 sklearn = pytest.importorskip("sklearn")
