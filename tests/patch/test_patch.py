@@ -264,3 +264,13 @@ def test_installed_scikit_learn_is_in_the_supported_range():
     version = tuple(int(p) for p in sklearn.__version__.split(".")[:2])
     low, high = patch.SUPPORTED_SKLEARN
     assert low <= version <= high
+
+
+def test_metadata_routing_is_scikit_learns(patched):
+    from sklearn import config_context
+    from sklearn.decomposition import NMF
+
+    with config_context(enable_metadata_routing=True):
+        ours = NMF(2).get_metadata_routing()
+        theirs = _registry.original("NMF")(2).get_metadata_routing()
+        assert str(ours) == str(theirs)
