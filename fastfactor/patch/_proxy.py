@@ -113,8 +113,8 @@ class Accelerated:
                 raise Unsupported("the model was fitted by scikit-learn")
             for key, value in fitted_attributes(self).items():
                 setattr(est, key, value)
-            for key, value in getattr(self, "_ff_private", {}).items():
-                setattr(est, key, value)
+            for key in getattr(self, "_ff_private_names", ()):
+                setattr(est, key, getattr(self, key))
         return est
 
     @classmethod
@@ -130,10 +130,10 @@ class Accelerated:
             setattr(self, key, value)
         # fastfactor's private fitted state: its methods read it back, and it keeps
         # scikit-learn's private names where both have them (_n_components, _A, _B ...)
-        self._ff_private = {k: v for k, v in vars(est).items()
-                            if k.startswith("_") and not k.startswith("__")}
-        for key, value in self._ff_private.items():
-            setattr(self, key, value)
+        self._ff_private_names = [k for k in vars(est)
+                                  if k.startswith("_") and not k.startswith("__")]
+        for key in self._ff_private_names:
+            setattr(self, key, getattr(est, key))
         self._ff_fitted = True
 
     def _ff_fit(self, method, *args, keep_state=False, **kwargs):
